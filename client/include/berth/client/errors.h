@@ -1,0 +1,36 @@
+#pragma once
+
+// Turns a failed call into what the user reads on stderr: one clear sentence, prefixed "berth: ".
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+
+namespace berth::client {
+
+// What the CLI knew about a call beyond its status.
+struct ErrorContext {
+  // The socket the CLI dialled, named in the "cannot reach" sentence.
+  std::string socket_path;
+  // False when the call failed because no connection to the daemon could be made; an UNAVAILABLE
+  // the daemon itself sent (e.g. while draining) keeps this true and shows the daemon's message.
+  bool reached_daemon = true;
+  // Sentence for a DEADLINE_EXCEEDED raised by the client's own deadline (the daemon's own
+  // DEADLINE_EXCEEDED messages are shown as sent), e.g. `berthd did not answer within 30 s`.
+  // Empty: a generic sentence.
+  std::string deadline_sentence;
+  // The RPC's method name, e.g. "GetContainer", shown with --debug.
+  std::string rpc_name;
+};
+
+// The one sentence for a failed `status` (not OK), without the "berth: " prefix or a newline.
+// Uses the daemon's message, which names what is wrong; control characters in it are replaced so a
+// message cannot drive the terminal.
+std::string ErrorSentence(const grpc::Status& status, const ErrorContext& context);
+
+// Everything to write to stderr for a failed `status`: "berth: <sentence>\n", and with `debug` a
+// second line "berth: debug: <rpc> failed with <CODE_NAME>: <raw message>[ (<n> bytes of error
+// details)]\n".
+std::string ErrorReport(const grpc::Status& status, const ErrorContext& context, bool debug);
+
+}  // namespace berth::client

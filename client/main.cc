@@ -1,0 +1,31 @@
+// berth: the command-line client of berthd. One process per command: parse, call, print.
+
+#include <absl/time/time.h>
+
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "berth/client/exit_codes.h"
+#include "berth/client/runner.h"
+
+int main(int argc, char** argv) {
+  try {
+    berth::client::Environment env;
+    if (const char* socket = std::getenv("BERTH_SOCKET"); socket != nullptr) {
+      env.berth_socket = socket;
+    }
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    const berth::client::Console console{std::cout, std::cerr, absl::LocalTimeZone()};
+    const int code =
+        berth::client::RunCommandLine(args, env, berth::client::ConnectUnixSocket, console);
+    std::cout.flush();
+    return code;
+  } catch (const std::exception& e) {
+    // A third-party library threw (e.g. allocation failure); nothing of ours throws.
+    std::cerr << "berth: internal error: " << e.what() << "\n";
+    return berth::client::kExitFailure;
+  }
+}

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "berth/api/services.h"
+#include "berth/api/unix_listener.h"
+#include "grpcpp/server.h"
+
+namespace berth::api {
+
+// berthd's gRPC server: the three berth services, grpc.health.v1 and server reflection, with
+// every limit set explicitly, served on a Unix socket the UnixListener accepts on.
+//
+// Health is NOT_SERVING from Start until SetServing(true) (after start-up reconciliation) and again
+// from Drain on.
+class Server {
+ public:
+  struct Options {
+    UnixListener::Options listener;
+    DaemonFacts facts;
+    int max_message_bytes = 16 * 1024 * 1024;
+    int max_concurrent_streams = 128;
+  };
+
+  // Builds and starts the server and the listener. The manager and executor outlive it.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const Options& options,
+                                                       core::ContainerManager* manager,
+                                                       core::Executor* executor);
+  ~Server();
+
+  void SetServing(bool serving);
+  // Stops accepting connections and marks health NOT_SERVING; calls in flight go on.
+  void Drain();
+  // Waits for calls in flight until `deadline`, then cancels the rest. Call after Drain and after the
+  // executor has finished its operations.
+  void Shutdown(absl::Time deadline);
+
+ private:
+  Server() = default;
+
+  std::unique_ptr<UnixListener> listener_;
+  std::unique_ptr<ContainersService> containers_;
+  std::unique_ptr<LifecycleService> lifecycle_;
+  std::unique_ptr<SystemService> system_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace berth::api

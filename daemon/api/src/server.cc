@@ -1,0 +1,65 @@
+#include "berth/api/server.h"
+
+#include <chrono>
+
+#include "absl/time/clock.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace berth::api {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
+                                                      core::ContainerManager* manager,
+                                                      core::Executor* executor) {
+  auto listener = UnixListener::Bind(options.listener);
+  if (!listener.ok()) return listener.status();
+
+  std::unique_ptr<Server> server(new Server());
+  server->listener_ = *std::move(listener);
+  ServiceDeps deps{manager, executor, server->listener_.get()};
+  server->containers_ = std::make_unique<ContainersService>(deps);
+  server->lifecycle_ = std::make_unique<LifecycleService>(deps);
+  server->system_ = std::make_unique<SystemService>(deps, options.facts);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // No listening port: connections come from the UnixListener only.
+  builder.RegisterService(server->containers_.get());
+  builder.RegisterService(server->lifecycle_.get());
+  builder.RegisterService(server->system_.get());
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  // Keepalive: clients may ping at most every 10 s without calls; we ping idle clients every 2 h.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 2 * 60 * 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_) return absl::InternalError("gRPC server failed to start");
+  server->SetServing(false);
+  server->listener_->Serve(server->server_.get());
+  return server;
+}
+
+Server::~Server() {
+  if (listener_) listener_->Stop();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+}
+
+void Server::SetServing(bool serving) {
+  server_->GetHealthCheckService()->SetServingStatus(serving);
+}
+
+void Server::Drain() {
+  SetServing(false);
+  listener_->Stop();
+}
+
+void Server::Shutdown(absl::Time deadline) {
+  server_->Shutdown(absl::ToChronoTime(deadline));
+}
+
+}  // namespace berth::api

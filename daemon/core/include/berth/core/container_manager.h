@@ -1,0 +1,132 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "berth/core/clock.h"
+#include "berth/core/event_bus.h"
+#include "berth/core/keyed_mutex.h"
+#include "berth/runtime/runtime_driver.h"
+#include "berth/storage/container_store.h"
+
+namespace berth::core {
+
+// A container as the API shows it: the stored definition and, when asked for and available, the
+// live state from the runtime.
+struct ContainerView {
+  storage::ContainerRecord definition;
+  std::optional<runtime::LiveInfo> live;
+};
+
+struct CreateParams {
+  std::string name;
+  std::string template_name;
+  std::vector<std::string> template_args;
+  std::map<std::string, std::string> config;
+  std::map<std::string, std::string> labels;
+  bool start = false;
+};
+
+struct ContainerCounts {
+  uint32_t total = 0;
+  uint32_t running = 0;
+  uint32_t frozen = 0;
+  uint32_t stopped = 0;
+};
+
+inline constexpr absl::Duration kDefaultStopTimeout = absl::Seconds(30);
+
+// The domain: every container operation goes through here, the same way each time: validate, take
+// the container's lock, write the store, call the driver, publish an event. Policy (what may happen
+// in which state) lives here and only here.
+//
+// Threading: every method blocks (store and driver calls) and is meant to run on an executor
+// thread; all are thread-safe. Operations on one container are serialized by `locks_`; reads (Get,
+// List) take no lock and may see an operation half-way (its phase tells). An operation, once
+// begun, runs to its end whatever happens to the RPC that asked for it.
+//
+// Crash safety: a multi-step operation first records its intent in the store (phase kCreating,
+// kDeleting, kRenaming), then acts, then records the outcome; Reconcile() finishes or undoes what
+// a crash interrupted, so the store and the runtime agree again.
+//
+// Errors: INVALID_ARGUMENT (bad input), NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION (wrong state,
+// naming it), ABORTED (revision conflict), INTERNAL (runtime or store failure with its reason).
+class ContainerManager {
+ public:
+  ContainerManager(storage::ContainerStore* store, runtime::RuntimeDriver* driver, Clock* clock,
+                   EventBus* events);
+  ~ContainerManager();
+  ContainerManager(const ContainerManager&) = delete;
+  ContainerManager& operator=(const ContainerManager&) = delete;
+
+  // Brings the store and the runtime into agreement after a start or a crash; adopts running
+  // containers (the driver starts watching them). Call once before serving.
+  absl::Status Reconcile();
+
+  absl::StatusOr<ContainerView> Create(const CreateParams& params);
+  absl::StatusOr<ContainerView> Get(const std::string& name, bool with_live);
+  // Ordered by name.
+  absl::StatusOr<std::vector<ContainerView>> List(bool with_live);
+  // Replaces the labels; expected_revision 0 means "current".
+  absl::StatusOr<ContainerView> UpdateLabels(const std::string& name, int64_t expected_revision,
+                                             const std::map<std::string, std::string>& labels);
+  absl::StatusOr<ContainerView> Rename(const std::string& name, const std::string& new_name);
+  absl::Status Delete(const std::string& name, bool force);
+
+  absl::StatusOr<ContainerView> Start(const std::string& name);
+  absl::StatusOr<ContainerView> Stop(const std::string& name, absl::Duration timeout, bool force);
+  absl::StatusOr<ContainerView> Restart(const std::string& name, absl::Duration timeout,
+                                        bool force);
+  absl::StatusOr<ContainerView> Freeze(const std::string& name);
+  absl::StatusOr<ContainerView> Unfreeze(const std::string& name);
+
+  absl::StatusOr<ContainerCounts> Counts();
+
+  // Calls `done` exactly once: OK when the container is (or gets) into `state` (kStopped also
+  // covers an init that exited), NOT_FOUND when it does not exist or is deleted, or the status given
+  // to CancelWait. `done` may run on the calling thread (already there), on an executor thread or on
+  // the driver's exit thread: it must not block. Returns an id for CancelWait.
+  uint64_t Wait(const std::string& name, runtime::LiveState state,
+                absl::AnyInvocable<void(absl::Status) &&> done);
+  // Completes the wait with `why` unless it already completed.
+  void CancelWait(uint64_t wait_id, absl::Status why);
+
+  // The driver's exit handler: the container's init is gone.
+  void OnContainerExit(const std::string& name);
+
+ private:
+  struct Waiter {
+    std::string name;
+    runtime::LiveState state;
+    absl::AnyInvocable<void(absl::Status) &&> done;
+  };
+
+  absl::StatusOr<storage::ContainerRecord> GetReady(const std::string& name);
+  absl::StatusOr<runtime::LiveInfo> InspectForOperation(const std::string& name);
+  ContainerView ViewOf(storage::ContainerRecord record, bool with_live);
+  void Publish(EventType type, const std::string& name, std::optional<runtime::LiveState> state,
+               std::string detail = {});
+  void OnEvent(const Event& event);
+  absl::Status FinishInterrupted(const storage::ContainerRecord& record);
+
+  storage::ContainerStore* const store_;
+  runtime::RuntimeDriver* const driver_;
+  Clock* const clock_;
+  EventBus* const events_;
+  KeyedMutex locks_;
+  uint64_t subscription_ = 0;
+
+  absl::Mutex waiters_mu_;
+  uint64_t next_wait_id_ ABSL_GUARDED_BY(waiters_mu_) = 1;
+  std::map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(waiters_mu_);  // Not yet completed waits.
+};
+
+}  // namespace berth::core

@@ -1,0 +1,188 @@
+// berthd: flags, config, wiring, signals, sd_notify — nothing else.
+
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "berth/api/server.h"
+#include "berth/core/clock.h"
+#include "berth/core/container_manager.h"
+#include "berth/core/event_bus.h"
+#include "berth/core/executor.h"
+#include "berth/runtime/lxc_driver.h"
+#include "berth/storage/sqlite_store.h"
+#include "berth/version.h"
+#include "config.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+#include "systemd/sd-daemon.h"
+
+namespace berth {
+namespace {
+
+constexpr size_t kExecutorThreads = 16;
+constexpr size_t kMaxQueuedOperations = 1024;
+
+// Under systemd the journal adds timestamps and reads the <N> priority prefix itself.
+void SetUpLogging(const std::string& level) {
+  bool journal = getenv("JOURNAL_STREAM") != nullptr;
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto root = std::make_shared<spdlog::logger>("berthd", sink);
+  spdlog::set_default_logger(root);
+  for (const char* name : {"core", "api", "audit", "runtime", "storage"}) {
+    spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
+  }
+  spdlog::set_pattern(journal ? "[%n] %v" : "%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+std::string DefaultHelperPath() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto beside = self.parent_path() / "berth-lxc-helper";
+    if (std::filesystem::exists(beside, ec)) return beside.string();
+  }
+  return kHelperPath;
+}
+
+int Fail(const absl::Status& status) {
+  spdlog::critical("{}", std::string(status.message()));
+  sd_notifyf(0, "STATUS=Failed: %s", std::string(status.message()).c_str());
+  return 1;
+}
+
+int Run(int argc, char** argv) {
+  // Block the signals we handle before any thread exists, so only sigwait below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"berthd: the berth system container daemon"};
+  std::string config_path;
+  DaemonConfig config;
+  DaemonConfig flags;
+  app.add_option("--config", config_path,
+                 absl::StrCat("Config file (default ", kDefaultConfigPath, " if it exists)"));
+  app.add_option("--socket", flags.socket_path, "Unix socket to serve on")
+      ->capture_default_str();
+  app.add_option("--socket-group", flags.socket_group, "Group allowed to use the socket")
+      ->capture_default_str();
+  app.add_option("--state-dir", flags.state_dir, "State directory (database, containers)")
+      ->capture_default_str();
+  app.add_option("--lxc-path", flags.lxc_path, "LXC container directory (default STATE_DIR/containers)");
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
+      ->capture_default_str();
+  app.add_option("--helper", flags.helper_path, "Path of berth-lxc-helper");
+  app.set_version_flag("--version", std::string(kVersion));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  // File first, then every flag given on the command line wins.
+  if (!config_path.empty() || std::filesystem::exists(kDefaultConfigPath)) {
+    std::string path = config_path.empty() ? kDefaultConfigPath : config_path;
+    if (auto s = LoadConfigFile(path, &config); !s.ok()) {
+      std::fprintf(stderr, "berthd: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+  }
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
+  if (given("--socket")) config.socket_path = flags.socket_path;
+  if (given("--socket-group")) config.socket_group = flags.socket_group;
+  if (given("--state-dir")) config.state_dir = flags.state_dir;
+  if (given("--lxc-path")) config.lxc_path = flags.lxc_path;
+  if (given("--log-level")) config.log_level = flags.log_level;
+  if (given("--helper")) config.helper_path = flags.helper_path;
+  if (auto s = ValidateConfig(config); !s.ok()) {
+    std::fprintf(stderr, "berthd: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (config.lxc_path.empty()) config.lxc_path = config.state_dir + "/containers";
+  if (config.helper_path.empty()) config.helper_path = DefaultHelperPath();
+
+  SetUpLogging(config.log_level);
+  spdlog::info("berthd {} starting (state dir \"{}\", socket \"{}\")", kVersion, config.state_dir,
+               config.socket_path);
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.state_dir, ec);
+  if (ec) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("cannot create state dir \"", config.state_dir, "\": ", ec.message())));
+  }
+  chmod(config.state_dir.c_str(), 0711);
+
+  auto store = storage::SqliteStore::Open(config.state_dir + "/berth.db");
+  if (!store.ok()) return Fail(store.status());
+  auto driver = runtime::LxcDriver::Open({.lxc_path = config.lxc_path, .helper_path = config.helper_path});
+  if (!driver.ok()) return Fail(driver.status());
+
+  core::RealClock clock;
+  core::EventBus events(&clock);
+  core::ContainerManager manager(store->get(), driver->get(), &clock, &events);
+  (*driver)->SetExitHandler([&manager](const std::string& name) { manager.OnContainerExit(name); });
+  core::ThreadPoolExecutor executor(kExecutorThreads, kMaxQueuedOperations);
+
+  api::Server::Options options;
+  options.listener.path = config.socket_path;
+  if (group* g = getgrnam(config.socket_group.c_str())) {
+    options.listener.group = g->gr_gid;
+  } else {
+    spdlog::info("Group \"{}\" does not exist: only root may use the socket",
+                 config.socket_group);
+  }
+  options.facts.liblxc_version = runtime::LxcDriver::Version();
+  options.facts.state_dir = config.state_dir;
+  options.facts.lxc_path = config.lxc_path;
+  options.facts.started_at = absl::Now();
+  auto server = api::Server::Start(options, &manager, &executor);
+  if (!server.ok()) return Fail(server.status());
+
+  if (auto s = manager.Reconcile(); !s.ok()) {
+    return Fail(absl::Status(s.code(), absl::StrCat("start-up reconciliation failed: ",
+                                                    s.message())));
+  }
+  (*server)->SetServing(true);
+  auto counts = manager.Counts();
+  spdlog::info("berthd ready on \"{}\"", config.socket_path);
+  sd_notifyf(0, "READY=1\nSTATUS=Serving %u containers (%u running)",
+             counts.ok() ? counts->total : 0, counts.ok() ? counts->running : 0);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("Received {}: draining; containers keep running", strsignal(sig));
+  sd_notify(0, "STOPPING=1\nSTATUS=Draining");
+  (*server)->Drain();
+  executor.Shutdown();  // Operations already begun run to their end.
+  (*server)->Shutdown(absl::Now() + absl::Seconds(5));
+  server->reset();
+  driver->reset();  // Joins the exit-monitor thread before the manager it calls goes away.
+  spdlog::info("berthd stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace berth
+
+int main(int argc, char** argv) {
+  try {
+    return berth::Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "berthd: fatal: %s\n", e.what());
+    return 1;
+  }
+}

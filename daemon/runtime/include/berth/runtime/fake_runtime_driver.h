@@ -1,0 +1,133 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "berth/runtime/runtime_driver.h"
+
+namespace berth::runtime {
+
+// An in-memory RuntimeDriver for core unit tests and gRPC integration tests. A real class with
+// LxcDriver's semantics and codes (same name, template-name and template-argument rules; wrong
+// state is FAILED_PRECONDITION naming the state; ALREADY_EXISTS; NOT_FOUND), plus hooks to make
+// calls fail, block, or a container exit on its own.
+//
+// Thread-safe: every method may be called from any thread; one mutex guards all state. The exit
+// handler runs on the thread that calls SimulateExit, without the lock held. Like LxcDriver, Stop
+// does not call the exit handler.
+class FakeRuntimeDriver final : public RuntimeDriver {
+ public:
+  enum class Op {
+    kCreate,
+    kStart,
+    kStop,
+    kFreeze,
+    kUnfreeze,
+    kRename,
+    kDestroy,
+    kInspect,
+    kListNames,
+  };
+  static constexpr size_t kOpCount = 9;
+  static std::string_view OpName(Op op);  // "Create", "Start", ...
+
+  // Known templates: {"busybox"}.
+  FakeRuntimeDriver();
+  ~FakeRuntimeDriver() override;
+
+  absl::Status Create(const CreateSpec& spec) override;
+  absl::Status Start(std::string_view name) override;
+  absl::Status Stop(std::string_view name, absl::Duration timeout, bool force) override;
+  absl::Status Freeze(std::string_view name) override;
+  absl::Status Unfreeze(std::string_view name) override;
+  absl::Status Rename(std::string_view name, std::string_view new_name) override;
+  absl::Status Destroy(std::string_view name) override;
+  absl::StatusOr<LiveInfo> Inspect(std::string_view name) override;
+  absl::StatusOr<std::vector<std::string>> ListNames() override;  // sorted
+  void SetExitHandler(ExitHandler handler) override;
+
+  // --- Test hooks ---
+
+  // The next call of `op` returns `status` (non-OK) and changes nothing. Calls queue up: N
+  // FailNext calls fail the next N calls of that op, in order. Checked before argument
+  // validation and state checks.
+  void FailNext(Op op, absl::Status status);
+
+  // The container's init exits on its own: RUNNING/FROZEN -> STOPPED, then the exit handler is
+  // called with its name (on this thread). NOT_FOUND, FAILED_PRECONDITION when not running.
+  absl::Status SimulateExit(std::string_view name);
+
+  // Sets the init pid Inspect reports for a running or frozen container (Start assigns one from
+  // 1000 up). NOT_FOUND, FAILED_PRECONDITION when stopped.
+  absl::Status SetInitPid(std::string_view name, pid_t pid);
+
+  // Sets what Inspect reports besides state and pid. NOT_FOUND.
+  absl::Status SetLiveDetails(std::string_view name, std::vector<std::string> ipv4,
+                              std::vector<std::string> ipv6, uint64_t memory_bytes,
+                              uint64_t cpu_ns);
+
+  // Adds a container as if it had been made outside this driver (e.g. before a daemon restart),
+  // in any state. ALREADY_EXISTS, INVALID_ARGUMENT for a bad name.
+  absl::Status AddContainer(std::string_view name, LiveState state = LiveState::kStopped);
+
+  // Replaces the set of template names Create accepts.
+  void SetKnownTemplates(std::vector<std::string> names);
+
+  // Calls of `op` block (after being counted, before anything else) until ReleaseOp(op).
+  void HoldOp(Op op);
+  void ReleaseOp(Op op);
+  // True once at least one call of `op` is blocked by HoldOp, false after `timeout`.
+  bool AwaitHeld(Op op, absl::Duration timeout);
+
+  // How many times `op` was called (failed, refused and held calls included).
+  int CallCount(Op op) const;
+  // The state of a container, nullopt when it does not exist.
+  std::optional<LiveState> StateOf(std::string_view name) const;
+  // The spec a container was created with, nullopt when it does not exist or was added.
+  std::optional<CreateSpec> SpecOf(std::string_view name) const;
+  // The arguments of the last Stop call, nullopt before the first.
+  std::optional<std::pair<absl::Duration, bool>> LastStopArgs() const;
+
+ private:
+  struct Container {
+    LiveState state = LiveState::kStopped;
+    pid_t init_pid = 0;
+    std::optional<CreateSpec> spec;
+    std::vector<std::string> ipv4;
+    std::vector<std::string> ipv6;
+    uint64_t memory_bytes = 0;
+    uint64_t cpu_ns = 0;
+  };
+
+  // Counts the call, waits while `op` is held, and returns an injected failure if one is queued.
+  absl::Status Enter(Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Container*> Find(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  // All guarded by mu_: the containers by name, the hooks' state and the counters.
+  std::map<std::string, Container, std::less<>> containers_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string, std::less<>> templates_ ABSL_GUARDED_BY(mu_);
+  std::array<std::deque<absl::Status>, kOpCount> failures_ ABSL_GUARDED_BY(mu_);
+  std::array<int, kOpCount> calls_ ABSL_GUARDED_BY(mu_) = {};
+  std::array<bool, kOpCount> held_ ABSL_GUARDED_BY(mu_) = {};
+  std::array<int, kOpCount> waiting_ ABSL_GUARDED_BY(mu_) = {};  // calls blocked by a hold
+  std::optional<std::pair<absl::Duration, bool>> last_stop_ ABSL_GUARDED_BY(mu_);
+  pid_t next_pid_ ABSL_GUARDED_BY(mu_) = 1000;
+  ExitHandler exit_handler_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace berth::runtime

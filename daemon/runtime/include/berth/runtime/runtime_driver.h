@@ -1,0 +1,95 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace berth::runtime {
+
+// The states liblxc reports, one to one.
+enum class LiveState {
+  kStopped,
+  kStarting,
+  kRunning,
+  kStopping,
+  kAborting,
+  kFreezing,
+  kFrozen,
+  kThawed,
+};
+
+std::string_view LiveStateName(LiveState state);  // "STOPPED", "RUNNING", ...
+
+struct LiveInfo {
+  LiveState state = LiveState::kStopped;
+  pid_t init_pid = 0;  // 0 unless running or frozen.
+  std::vector<std::string> ipv4;
+  std::vector<std::string> ipv6;
+  uint64_t memory_bytes = 0;  // 0 when unknown.
+  uint64_t cpu_ns = 0;        // 0 when unknown.
+};
+
+// What to create. Every string has been validated by the core before it gets here; the driver
+// validates again anything it writes into an LXC config and refuses (INVALID_ARGUMENT) what it
+// would not write verbatim.
+struct CreateSpec {
+  std::string name;
+  std::string template_name;  // e.g. "busybox"
+  std::vector<std::string> template_args;
+};
+
+// Called from the driver's own exit-monitor thread when a container's init exits.
+using ExitHandler = std::function<void(const std::string& name)>;
+
+// Drives the container runtime. Implementations: LxcDriver (liblxc, the daemon's) and
+// FakeRuntimeDriver (unit and integration tests).
+//
+// Thread-safety: methods may be called from any executor thread, concurrently for different
+// containers. The caller (the core) serializes operations on one container; the driver does not.
+// Every method may block (liblxc, child processes). Errors: INVALID_ARGUMENT, NOT_FOUND (no such
+// container in the runtime), FAILED_PRECONDITION (wrong state), INTERNAL with the LXC log's ERROR
+// lines in the message, DEADLINE_EXCEEDED where a timeout is given.
+class RuntimeDriver {
+ public:
+  virtual ~RuntimeDriver() = default;
+
+  // Creates the container's root filesystem and config. On failure nothing is left on disk.
+  virtual absl::Status Create(const CreateSpec& spec) = 0;
+
+  // Starts the container daemonized; returns once liblxc reports it RUNNING.
+  virtual absl::Status Start(std::string_view name) = 0;
+
+  // Clean shutdown within `timeout`, then kill. `force` kills at once.
+  virtual absl::Status Stop(std::string_view name, absl::Duration timeout, bool force) = 0;
+
+  virtual absl::Status Freeze(std::string_view name) = 0;
+  virtual absl::Status Unfreeze(std::string_view name) = 0;
+
+  // Renames a stopped container (directory and config).
+  virtual absl::Status Rename(std::string_view name, std::string_view new_name) = 0;
+
+  // Removes a stopped container and everything of it on disk. NOT_FOUND when it does not exist.
+  virtual absl::Status Destroy(std::string_view name) = 0;
+
+  // Live state. NOT_FOUND when the runtime has no such container.
+  virtual absl::StatusOr<LiveInfo> Inspect(std::string_view name) = 0;
+
+  // The names of every container the runtime has under berth's lxcpath.
+  virtual absl::StatusOr<std::vector<std::string>> ListNames() = 0;
+
+  // Registers the one handler told about container exits (set once, before containers start).
+  // After Start or Inspect of a running container, the driver watches its init and calls the
+  // handler when it exits.
+  virtual void SetExitHandler(ExitHandler handler) = 0;
+};
+
+}  // namespace berth::runtime

@@ -1,0 +1,326 @@
+// berth-lxc-helper: runs one liblxc call that forks (create from a template, daemonized start,
+// destroy) on behalf of berthd, so the multi-threaded daemon never forks inside liblxc.
+//
+// Single-threaded on purpose. The protocol (argv, exit codes, output) is in helper_protocol.h.
+// While the liblxc call runs, this process's stdout and stderr point at an in-memory file: what a
+// template or liblxc prints is kept there and only its tail goes into the message. The message
+// goes to the daemon's pipe through a private duplicate of the original stdout.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "lxc/fs_util.h"
+#include "lxc/helper_protocol.h"
+#include "lxc/log_errors.h"
+#include "lxc/lxc_config.h"
+#include "lxc/lxc_handle.h"
+#include "lxc/string_views.h"
+#include "lxc/validation.h"
+
+namespace berth::runtime::lxc {
+namespace {
+
+constexpr size_t kOutputTailBytes = 4096;
+constexpr size_t kMaxConfigBytes = 1 << 20;
+constexpr size_t kMaxMessageBytes = kMaxHelperOutputBytes - 1024;
+
+// Reads at most the last `max_bytes` of an fd's file (from its start; the fd's offset is ignored).
+std::string ReadTail(int fd, size_t max_bytes) {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size <= 0) return "";
+  const off_t size = st.st_size;
+  const off_t start =
+      size > static_cast<off_t>(max_bytes) ? size - static_cast<off_t>(max_bytes) : 0;
+  std::string out(static_cast<size_t>(size - start), '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, start + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+// Points stdout and stderr at an anonymous in-memory file for the life of the object; the tail of
+// what was written can be read back. Construct before any liblxc call.
+class OutputCapture {
+ public:
+  OutputCapture() : memfd_(::memfd_create("berth-helper-output", MFD_CLOEXEC)) {
+    if (!memfd_.valid()) return;
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::dup2(memfd_.get(), STDOUT_FILENO);
+    ::dup2(memfd_.get(), STDERR_FILENO);
+  }
+
+  // The last bytes written as one line: non-empty lines trimmed and joined with " | ", other
+  // control characters replaced.
+  std::string Tail() const {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const std::string raw = ReadTail(memfd_.get(), kOutputTailBytes);
+    std::string tail;
+    for (absl::string_view line : absl::StrSplit(raw, '\n', absl::SkipWhitespace())) {
+      if (!tail.empty()) tail += " | ";
+      absl::StrAppend(&tail, absl::StripAsciiWhitespace(line));
+    }
+    for (char& c : tail) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) c = '?';
+    }
+    return tail;
+  }
+
+ private:
+  UniqueFd memfd_;
+};
+
+// Sends liblxc's own log for this process to an in-memory file (used for calls where no
+// container log applies: create and destroy). Not for start: the daemonized monitor inherits the
+// process's log, and it must write the container's own lxc.log for as long as it runs.
+class LogCapture {
+ public:
+  LogCapture(const std::string& name, const std::string& lxc_path)
+      : memfd_(::memfd_create("berth-helper-lxc-log", MFD_CLOEXEC)) {
+    if (!memfd_.valid()) return;
+    const std::string file = absl::StrCat("/proc/self/fd/", memfd_.get());
+    lxc_log log = {};
+    log.name = name.c_str();
+    log.lxcpath = lxc_path.c_str();
+    log.file = file.c_str();
+    log.level = "WARN";
+    log.prefix = "berth-lxc-helper";
+    log.quiet = true;
+    initialized_ = lxc_log_init(&log) == 0;
+  }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  ~LogCapture() {
+    if (initialized_) lxc_log_close();
+  }
+
+  std::vector<std::string> ErrorLines() const {
+    return ExtractErrorLines(ReadTail(memfd_.get(), 1 << 20));
+  }
+
+ private:
+  UniqueFd memfd_;
+  bool initialized_ = false;
+};
+
+// "<what>: <error lines>[; output: <tail>]", bounded.
+std::string Describe(std::string_view what, const std::vector<std::string>& error_lines,
+                     const OutputCapture& output) {
+  std::string message = absl::StrCat(ToAbsl(what), ": ",
+                                     JoinErrorLines(error_lines, "no ERROR lines in the LXC log"));
+  const std::string tail = output.Tail();
+  if (!tail.empty()) absl::StrAppend(&message, "; output: ", tail);
+  if (message.size() > kMaxMessageBytes) message.resize(kMaxMessageBytes);
+  return message;
+}
+
+absl::Status CheckCommon(const std::string& lxc_path, const std::string& name) {
+  if (lxc_path.empty() || lxc_path.front() != '/' || HasControlChars(lxc_path)) {
+    return absl::InvalidArgumentError("lxcpath must be an absolute path");
+  }
+  return ValidateContainerName(name);
+}
+
+absl::StatusOr<LxcHandle> OpenContainer(const std::string& lxc_path, const std::string& name) {
+  LxcHandle c(lxc_container_new(name.c_str(), lxc_path.c_str()));
+  if (!c) {
+    return absl::InternalError(
+        absl::StrCat("liblxc could not load container \"", name, "\" (is its config valid?)"));
+  }
+  return c;
+}
+
+std::string TemplateNameFromPath(const std::string& path) {
+  absl::string_view base = absl::string_view(path).substr(path.rfind('/') + 1);
+  if (!absl::ConsumePrefix(&base, "lxc-") || !ValidateTemplateName(ToStd(base)).ok()) return "";
+  return std::string(base);
+}
+
+// Replaces the config the template left with the one berth renders.
+absl::Status RewriteConfig(const std::string& lxc_path, const std::string& name,
+                           const std::string& template_path) {
+  const std::string path = ContainerConfigPath(lxc_path, name);
+  absl::StatusOr<std::string> text = ReadFileToString(path, kMaxConfigBytes);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::vector<ConfigEntry>> entries = ParseLxcConfig(*text);
+  if (!entries.ok()) {
+    return absl::InternalError(
+        absl::StrCat("The template left an unreadable config: ", entries.status().message()));
+  }
+  BerthConfig config{lxc_path, name, TemplateNameFromPath(template_path),
+                     FilterTemplateEntries(*entries)};
+  absl::StatusOr<std::string> rendered = RenderLxcConfig(config);
+  if (!rendered.ok()) return rendered.status();
+  return WriteFileAtomically(path, *rendered, 0640);
+}
+
+absl::Status Create(const std::string& lxc_path, const std::string& name,
+                    const std::string& template_path, const std::vector<std::string>& args,
+                    const OutputCapture& output) {
+  if (absl::Status status = CheckCommon(lxc_path, name); !status.ok()) return status;
+  if (absl::Status status = ValidateTemplateArgs(args); !status.ok()) return status;
+  if (template_path.empty() || template_path.front() != '/' || HasControlChars(template_path) ||
+      ::access(template_path.c_str(), X_OK) != 0) {
+    return absl::InvalidArgumentError("The template must be an absolute path to an executable");
+  }
+  const std::string dir = ContainerDir(lxc_path, name);
+  if (PathExists(dir)) {
+    return absl::AlreadyExistsError(absl::StrCat("\"", dir, "\" already exists"));
+  }
+
+  LogCapture log(name, lxc_path);
+  absl::StatusOr<LxcHandle> c = OpenContainer(lxc_path, name);
+  if (!c.ok()) return c.status();
+  if ((*c)->is_defined(c->get())) {
+    return absl::AlreadyExistsError(absl::StrCat("Container \"", name, "\" already exists"));
+  }
+  // Setting any item gives the container a config of its own, so create() does not load the
+  // system default config (/etc/lxc/default.conf, which may name a bridge berth does not use).
+  if (!(*c)->set_config_item(c->get(), "lxc.net.0.type", "empty")) {
+    return absl::InternalError("liblxc refused to set lxc.net.0.type");
+  }
+
+  std::vector<char*> argv;
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const bool created =
+      (*c)->create(c->get(), template_path.c_str(), "dir", nullptr, 0, argv.data());
+
+  absl::Status status;
+  if (!created) {
+    status = absl::InternalError(Describe(
+        absl::StrCat("Creating \"", name, "\" from template \"", template_path, "\" failed"),
+        log.ErrorLines(), output));
+  } else {
+    status = RewriteConfig(lxc_path, name, template_path);
+  }
+  if (!status.ok()) {
+    // liblxc removes what it made when the template fails; make sure, and cover our own
+    // failures after a successful create.
+    if (absl::Status removed = RemoveTree(dir); !removed.ok()) {
+      return absl::Status(status.code(),
+                          absl::StrCat(status.message(), "; cleanup failed: ", removed.message()));
+    }
+  }
+  return status;
+}
+
+absl::Status Start(const std::string& lxc_path, const std::string& name,
+                   const OutputCapture& output) {
+  if (absl::Status status = CheckCommon(lxc_path, name); !status.ok()) return status;
+  absl::StatusOr<LxcHandle> c = OpenContainer(lxc_path, name);
+  if (!c.ok()) return c.status();
+  if (!(*c)->is_defined(c->get())) {
+    return absl::NotFoundError(absl::StrCat("Container \"", name, "\" does not exist"));
+  }
+  if ((*c)->is_running(c->get())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Container \"", name, "\" is ", (*c)->state(c->get())));
+  }
+  const std::string log_path = ContainerLogPath(lxc_path, name);
+  const off_t offset = LogOffset(log_path);
+  (*c)->want_daemonize(c->get(), true);
+  (*c)->want_close_all_fds(c->get(), true);
+  if (!(*c)->start(c->get(), 0, nullptr)) {
+    std::string what = absl::StrCat("Starting \"", name, "\" failed");
+    if ((*c)->error_num != 0) absl::StrAppend(&what, " (liblxc error ", (*c)->error_num, ")");
+    return absl::InternalError(Describe(what, ErrorLinesSince(log_path, offset), output));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Destroy(const std::string& lxc_path, const std::string& name,
+                     const OutputCapture& output) {
+  if (absl::Status status = CheckCommon(lxc_path, name); !status.ok()) return status;
+  LogCapture log(name, lxc_path);
+  absl::StatusOr<LxcHandle> c = OpenContainer(lxc_path, name);
+  if (!c.ok()) return c.status();
+  if (!(*c)->is_defined(c->get())) {
+    return absl::NotFoundError(absl::StrCat("Container \"", name, "\" does not exist"));
+  }
+  if ((*c)->is_running(c->get())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Container \"", name, "\" is ", (*c)->state(c->get())));
+  }
+  if (!(*c)->destroy(c->get())) {
+    return absl::InternalError(
+        Describe(absl::StrCat("Destroying \"", name, "\" failed"), log.ErrorLines(), output));
+  }
+  return RemoveTree(ContainerDir(lxc_path, name));
+}
+
+void WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+int Main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);  // finish the operation even if the daemon went away
+  ::umask(022);
+  UniqueFd report(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
+
+  absl::Status status;
+  std::optional<HelperOp> op = argc >= 4 ? ParseHelperOp(argv[1]) : std::nullopt;
+  if (!op.has_value()) {
+    status = absl::InvalidArgumentError(
+        "usage: berth-lxc-helper create|start|destroy <lxcpath> <name> [template [args...]]");
+  } else {
+    OutputCapture output;
+    const std::string lxc_path = argv[2];
+    const std::string name = argv[3];
+    switch (*op) {
+      case HelperOp::kCreate:
+        if (argc < 5) {
+          status = absl::InvalidArgumentError("create needs a template path");
+        } else {
+          status = Create(lxc_path, name, argv[4], std::vector<std::string>(argv + 5, argv + argc),
+                          output);
+        }
+        break;
+      case HelperOp::kStart:
+        status = argc == 4 ? Start(lxc_path, name, output)
+                           : absl::InvalidArgumentError("start takes no extra arguments");
+        break;
+      case HelperOp::kDestroy:
+        status = argc == 4 ? Destroy(lxc_path, name, output)
+                           : absl::InvalidArgumentError("destroy takes no extra arguments");
+        break;
+    }
+  }
+  std::string message(status.message());
+  if (message.size() > kMaxMessageBytes) message.resize(kMaxMessageBytes);
+  if (report.valid()) WriteAll(report.get(), message);
+  return HelperExitCode(status.code());
+}
+
+}  // namespace
+}  // namespace berth::runtime::lxc
+
+int main(int argc, char** argv) { return berth::runtime::lxc::Main(argc, argv); }

@@ -1,0 +1,212 @@
+#include "lxc/lxc_config.h"
+
+#include <array>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "lxc/string_views.h"
+#include "lxc/validation.h"
+
+namespace berth::runtime::lxc {
+namespace {
+
+constexpr absl::string_view kHeader =
+    "# Written by berth. berth rewrites this file; edits are lost.\n";
+constexpr absl::string_view kTemplatePrefix = "# Template: ";
+constexpr absl::string_view kIncludeDir = "/usr/share/lxc/config/";
+
+// Mount entries berth writes for every container; identical template entries are dropped.
+constexpr std::array<std::string_view, 2> kBerthMountEntries = {
+    "shm dev/shm tmpfs defaults,create=dir 0 0",
+    "mqueue dev/mqueue mqueue defaults,optional,create=dir 0 0",
+};
+
+// Device access for a privileged container: deny all, then the usual pseudo-devices (the same
+// list as LXC's common.conf). Written for both cgroup versions; liblxc applies the one in use.
+constexpr std::array<std::string_view, 12> kDeviceAllowList = {
+    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 5:0 rwm",
+    "c 5:1 rwm", "c 5:2 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 136:* rwm", "c 10:229 rwm",
+};
+
+constexpr std::array<std::string_view, 11> kAllowedTemplateKeys = {
+    "lxc.arch",        "lxc.signal.halt", "lxc.signal.reboot", "lxc.signal.stop",
+    "lxc.mount.entry", "lxc.init.cmd",    "lxc.init.cwd",      "lxc.init.uid",
+    "lxc.init.gid",    "lxc.environment", "lxc.include",
+};
+
+bool IsValidKey(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsAllowedInclude(absl::string_view path) {
+  return absl::StartsWith(path, kIncludeDir) && !absl::StrContains(path, "/../") &&
+         !absl::EndsWith(path, "/..");
+}
+
+absl::Status CheckEntry(const ConfigEntry& entry) {
+  if (!IsValidKey(entry.key)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid LXC config key \"", absl::CHexEscape(entry.key), "\""));
+  }
+  if (HasControlChars(entry.value)) {
+    return absl::InvalidArgumentError(absl::StrCat("LXC config value for ", entry.key,
+                                                   " contains a control character: \"",
+                                                   absl::CHexEscape(entry.value), "\""));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string ContainerDir(std::string_view lxc_path, std::string_view name) {
+  return absl::StrCat(ToAbsl(lxc_path), "/", ToAbsl(name));
+}
+std::string ContainerConfigPath(std::string_view lxc_path, std::string_view name) {
+  return absl::StrCat(ToAbsl(lxc_path), "/", ToAbsl(name), "/config");
+}
+std::string ContainerRootfsPath(std::string_view lxc_path, std::string_view name) {
+  return absl::StrCat(ToAbsl(lxc_path), "/", ToAbsl(name), "/rootfs");
+}
+std::string ContainerLogPath(std::string_view lxc_path, std::string_view name) {
+  return absl::StrCat(ToAbsl(lxc_path), "/", ToAbsl(name), "/lxc.log");
+}
+
+absl::StatusOr<std::vector<ConfigEntry>> ParseLxcConfig(std::string_view text) {
+  std::vector<ConfigEntry> entries;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(ToAbsl(text), '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line.front() == '#') continue;
+    const size_t eq = line.find('=');
+    if (eq == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("LXC config line ", line_number, " has no '='"));
+    }
+    absl::string_view key = absl::StripAsciiWhitespace(line.substr(0, eq));
+    absl::string_view value = absl::StripAsciiWhitespace(line.substr(eq + 1));
+    if (key.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("LXC config line ", line_number, " has an empty key"));
+    }
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    entries.push_back({std::string(key), std::string(value)});
+  }
+  return entries;
+}
+
+bool IsAllowedTemplateEntry(const ConfigEntry& entry) {
+  bool known = false;
+  for (std::string_view key : kAllowedTemplateKeys) {
+    if (entry.key == key) known = true;
+  }
+  if (!known) return false;
+  if (entry.key == "lxc.include" && !IsAllowedInclude(entry.value)) return false;
+  return CheckEntry(entry).ok();
+}
+
+std::vector<ConfigEntry> FilterTemplateEntries(const std::vector<ConfigEntry>& entries) {
+  std::vector<ConfigEntry> kept;
+  for (const ConfigEntry& entry : entries) {
+    if (!IsAllowedTemplateEntry(entry)) continue;
+    bool berth_writes_it = false;
+    if (entry.key == "lxc.mount.entry") {
+      for (std::string_view mount : kBerthMountEntries) {
+        if (entry.value == mount) berth_writes_it = true;
+      }
+    }
+    if (!berth_writes_it) kept.push_back(entry);
+  }
+  return kept;
+}
+
+std::vector<ConfigEntry> BerthEntries(std::string_view lxc_path, std::string_view name) {
+  std::vector<ConfigEntry> entries = {
+      {"lxc.uts.name", std::string(name)},
+      {"lxc.rootfs.path", absl::StrCat("dir:", ContainerRootfsPath(lxc_path, name))},
+      {"lxc.log.file", ContainerLogPath(lxc_path, name)},
+      {"lxc.log.level", std::string(kContainerLogLevel)},
+      // Loopback only until berth manages networks; never the host's default (lxcbr0) network.
+      {"lxc.net.0.type", "empty"},
+      {"lxc.autodev", "1"},
+      {"lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed"},
+  };
+  for (std::string_view mount : kBerthMountEntries) {
+    entries.push_back({"lxc.mount.entry", std::string(mount)});
+  }
+  entries.push_back({"lxc.cap.drop", "mac_admin mac_override sys_module sys_rawio sys_time"});
+  entries.push_back({"lxc.tty.max", "4"});
+  entries.push_back({"lxc.pty.max", "1024"});
+  entries.push_back({"lxc.cgroup.devices.deny", "a"});
+  for (std::string_view device : kDeviceAllowList) {
+    entries.push_back({"lxc.cgroup.devices.allow", std::string(device)});
+  }
+  entries.push_back({"lxc.cgroup2.devices.deny", "a"});
+  for (std::string_view device : kDeviceAllowList) {
+    entries.push_back({"lxc.cgroup2.devices.allow", std::string(device)});
+  }
+  entries.push_back({"lxc.seccomp.profile", "/usr/share/lxc/config/common.seccomp"});
+  return entries;
+}
+
+std::string TemplateNameFromConfig(std::string_view text) {
+  for (absl::string_view line : absl::StrSplit(ToAbsl(text), '\n')) {
+    if (absl::ConsumePrefix(&line, kTemplatePrefix)) {
+      line = absl::StripAsciiWhitespace(line);
+      if (ValidateTemplateName(ToStd(line)).ok()) return std::string(line);
+      return "";
+    }
+  }
+  return "";
+}
+
+absl::StatusOr<std::string> RenderLxcConfig(const BerthConfig& config) {
+  if (absl::Status status = ValidateContainerName(config.name); !status.ok()) return status;
+  if (config.lxc_path.empty() || config.lxc_path.front() != '/' || config.lxc_path.back() == '/' ||
+      HasControlChars(config.lxc_path)) {
+    return absl::InvalidArgumentError(
+        "lxcpath must be absolute, without a trailing '/' or control characters");
+  }
+  if (!config.template_name.empty()) {
+    if (absl::Status status = ValidateTemplateName(config.template_name); !status.ok()) {
+      return status;
+    }
+  }
+
+  std::string out(kHeader);
+  if (!config.template_name.empty()) {
+    absl::StrAppend(&out, kTemplatePrefix, config.template_name, "\n");
+  }
+  out += "\n";
+  for (const ConfigEntry& entry : BerthEntries(config.lxc_path, config.name)) {
+    if (absl::Status status = CheckEntry(entry); !status.ok()) return status;
+    absl::StrAppend(&out, entry.key, " = ", entry.value, "\n");
+  }
+  if (!config.template_entries.empty()) {
+    out += "\n# Kept from the template's config (allow-listed keys only).\n";
+  }
+  for (const ConfigEntry& entry : config.template_entries) {
+    if (absl::Status status = CheckEntry(entry); !status.ok()) return status;
+    if (!IsAllowedTemplateEntry(entry)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("LXC config key ", entry.key, " is not allowed from a template"));
+    }
+    absl::StrAppend(&out, entry.key, " = ", entry.value, "\n");
+  }
+  return out;
+}
+
+}  // namespace berth::runtime::lxc

@@ -1,0 +1,64 @@
+#pragma once
+
+// The LXC config file berth writes for each container. berth owns this file: after a template has
+// built the rootfs, the config it left is parsed, reduced to an allow-list of keys, and the file is
+// rewritten from scratch by RenderLxcConfig. Nothing here touches liblxc or the disk.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace berth::runtime::lxc {
+
+struct ConfigEntry {
+  std::string key;
+  std::string value;
+
+  bool operator==(const ConfigEntry&) const = default;
+};
+
+// The log level written into every config: enough for a failed start to leave ERROR lines.
+inline constexpr std::string_view kContainerLogLevel = "WARN";
+
+// Where a container's pieces live under `lxc_path`.
+std::string ContainerDir(std::string_view lxc_path, std::string_view name);
+std::string ContainerConfigPath(std::string_view lxc_path, std::string_view name);
+std::string ContainerRootfsPath(std::string_view lxc_path, std::string_view name);
+std::string ContainerLogPath(std::string_view lxc_path, std::string_view name);
+
+// Parses LXC config text: "key = value" lines; blank lines and '#' comments are skipped;
+// surrounding whitespace is trimmed; a value wrapped in double quotes loses them (as liblxc does).
+// INVALID_ARGUMENT for a line without '=' or with an empty key.
+absl::StatusOr<std::vector<ConfigEntry>> ParseLxcConfig(std::string_view text);
+
+// True when a template may set `key` (with this value): lxc.arch, lxc.signal.{halt,reboot,stop},
+// lxc.mount.entry, lxc.init.{cmd,cwd,uid,gid}, lxc.environment, and lxc.include of a path under
+// /usr/share/lxc/config/ without "..". Everything else (lxc.net.*, lxc.hook.*, lxc.rootfs.*,
+// lxc.log.*, lxc.apparmor.*, lxc.idmap, ...) is berth's to decide, or not allowed at all.
+bool IsAllowedTemplateEntry(const ConfigEntry& entry);
+
+// The allow-listed entries of a template's config, in order, minus those berth writes itself.
+std::vector<ConfigEntry> FilterTemplateEntries(const std::vector<ConfigEntry>& entries);
+
+struct BerthConfig {
+  std::string lxc_path;                       // absolute, no trailing '/'
+  std::string name;                           // a valid container name
+  std::string template_name;                  // recorded in the header comment; may be empty
+  std::vector<ConfigEntry> template_entries;  // allow-listed entries (see FilterTemplateEntries)
+};
+
+// berth's own keys, in the order they are written, for a container `name` under `lxc_path`.
+std::vector<ConfigEntry> BerthEntries(std::string_view lxc_path, std::string_view name);
+
+// The template name recorded in a config file written by RenderLxcConfig; empty when absent.
+std::string TemplateNameFromConfig(std::string_view text);
+
+// Renders the whole config file: a header comment, berth's own entries, then the template's
+// allow-listed entries. INVALID_ARGUMENT when a name, path, key or value has a control character
+// (which would let it write a line of its own), when a template entry is not allow-listed, or
+// when the name is not a valid container name.
+absl::StatusOr<std::string> RenderLxcConfig(const BerthConfig& config);
+
+}  // namespace berth::runtime::lxc

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace berth::storage {
+
+// Where a stored definition is in its life. Anything but kReady marks an operation that was begun
+// and not finished; start-up reconciliation finishes or undoes it.
+enum class Phase : int {
+  kReady = 0,
+  kCreating = 1,  // Row written, container not (yet) created in liblxc.
+  kDeleting = 2,  // Destroy under way; the row goes once liblxc no longer has the container.
+  kRenaming = 3,  // Row already carries the new name; phase_detail holds the old one.
+};
+
+// A container's stored definition. Live state (running, pid...) is never stored.
+struct ContainerRecord {
+  std::string name;
+  std::string source_kind;  // "template" for now; "image" later.
+  std::string source_name;  // e.g. "busybox".
+  std::vector<std::string> source_args;
+  std::map<std::string, std::string> config;
+  std::map<std::string, std::string> labels;
+  Phase phase = Phase::kReady;
+  std::string phase_detail;
+  // Set by the store: 1 on create, +1 on every update.
+  int64_t revision = 0;
+  // Set by the caller (the core's clock), stored with nanosecond precision.
+  absl::Time created_at = absl::UnixEpoch();
+  absl::Time updated_at = absl::UnixEpoch();
+
+  friend bool operator==(const ContainerRecord&, const ContainerRecord&) = default;
+};
+
+// Stores container definitions. Implementations: SqliteStore (the daemon's) and InMemoryStore (unit
+// tests), both held to one contract suite (tests/unit/store_contract_test.cc).
+//
+// Every method is thread-safe and may block (disk I/O): call it from executor threads, never from a
+// gRPC reactor. Errors are absl codes: NOT_FOUND, ALREADY_EXISTS, ABORTED (revision mismatch),
+// INTERNAL (the database failed; the message names why).
+class ContainerStore {
+ public:
+  virtual ~ContainerStore() = default;
+
+  // NOT_FOUND when there is no container of that name.
+  virtual absl::StatusOr<ContainerRecord> Get(std::string_view name) = 0;
+
+  // Every definition, ordered by name.
+  virtual absl::StatusOr<std::vector<ContainerRecord>> List() = 0;
+
+  // Stores a new definition with revision 1 and returns it as stored. ALREADY_EXISTS when the name
+  // is taken. The record's revision is ignored.
+  virtual absl::StatusOr<ContainerRecord> Create(ContainerRecord record) = 0;
+
+  // Replaces the definition stored under `name` with `record` (whose name may differ: a rename),
+  // only if the stored revision equals `expected_revision`; returns it as stored, revision + 1.
+  // NOT_FOUND, ABORTED on a revision mismatch, ALREADY_EXISTS when renaming onto a taken name.
+  virtual absl::StatusOr<ContainerRecord> Update(std::string_view name, ContainerRecord record,
+                                                 int64_t expected_revision) = 0;
+
+  // Removes the definition only if its revision equals `expected_revision`. NOT_FOUND, ABORTED.
+  virtual absl::Status Delete(std::string_view name, int64_t expected_revision) = 0;
+};
+
+}  // namespace berth::storage

@@ -1,0 +1,60 @@
+#include "record_rules.h"
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "string_views.h"
+
+namespace berth::storage {
+namespace {
+
+bool StorableTime(absl::Time time) {
+  const absl::Time stored = FromStoredNanos(ToStoredNanos(time));
+  // Infinite times and times beyond the int64 range saturate, leaving a gap of more than 1ns.
+  return stored <= time && time - stored < absl::Nanoseconds(1);
+}
+
+}  // namespace
+
+std::string QuotedName(std::string_view name) {
+  return absl::StrCat("\"", absl::CHexEscape(ToAbsl(name)), "\"");
+}
+
+absl::Status ContainerNotFound(std::string_view name) {
+  return absl::NotFoundError(absl::StrCat("container ", QuotedName(name), " not found"));
+}
+
+absl::Status ContainerAlreadyExists(std::string_view name) {
+  return absl::AlreadyExistsError(absl::StrCat("container ", QuotedName(name), " already exists"));
+}
+
+absl::Status RevisionMismatch(std::string_view name, int64_t expected, int64_t actual) {
+  return absl::AbortedError(absl::StrCat("container ", QuotedName(name), " is at revision ", actual,
+                                         ", not the expected revision ", expected));
+}
+
+absl::Status CheckStorable(const ContainerRecord& record) {
+  if (!StorableTime(record.created_at)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("container ", QuotedName(record.name), ": creation time ",
+                     absl::FormatTime(record.created_at), " cannot be stored"));
+  }
+  if (!StorableTime(record.updated_at)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("container ", QuotedName(record.name), ": update time ",
+                     absl::FormatTime(record.updated_at), " cannot be stored"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t ToStoredNanos(absl::Time time) { return absl::ToUnixNanos(time); }
+
+absl::Time FromStoredNanos(int64_t nanos) { return absl::FromUnixNanos(nanos); }
+
+void TruncateTimestamps(ContainerRecord& record) {
+  record.created_at = FromStoredNanos(ToStoredNanos(record.created_at));
+  record.updated_at = FromStoredNanos(ToStoredNanos(record.updated_at));
+}
+
+}  // namespace berth::storage

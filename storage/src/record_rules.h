@@ -1,0 +1,41 @@
+#pragma once
+
+// Rules every ContainerStore applies the same way, shared so that SqliteStore and InMemoryStore
+// cannot drift apart: error messages, which records are storable, and how timestamps are kept.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "berth/storage/container_store.h"
+
+namespace berth::storage {
+
+// A container name as messages show it: in double quotes, with quotes and unprintable bytes
+// escaped.
+std::string QuotedName(std::string_view name);
+
+// NOT_FOUND: container "web" not found
+absl::Status ContainerNotFound(std::string_view name);
+
+// ALREADY_EXISTS: container "web" already exists
+absl::Status ContainerAlreadyExists(std::string_view name);
+
+// ABORTED: container "web" is at revision 4, not the expected revision 3
+absl::Status RevisionMismatch(std::string_view name, int64_t expected, int64_t actual);
+
+// INVALID_ARGUMENT when the record cannot be stored faithfully: a timestamp that is infinite or
+// outside the int64 nanoseconds-since-epoch range (years 1677..2262).
+absl::Status CheckStorable(const ContainerRecord& record);
+
+// Timestamps are stored as int64 nanoseconds since the Unix epoch; finer parts are dropped
+// (rounded toward the past). Only for times CheckStorable accepts.
+int64_t ToStoredNanos(absl::Time time);
+absl::Time FromStoredNanos(int64_t nanos);
+
+// The record's timestamps as they read back from storage.
+void TruncateTimestamps(ContainerRecord& record);
+
+}  // namespace berth::storage

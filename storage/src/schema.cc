@@ -1,0 +1,71 @@
+#include "schema.h"
+
+namespace berth::storage {
+
+// The state database's migrations. Rules:
+//
+//  1. Append only. Never edit, reorder, renumber or remove a migration that has been released:
+//     databases in the field were built by exactly that text. Fix a mistake with a new migration.
+//  2. Version N is at index N-1. OpenStateDatabase checks this and refuses to start otherwise.
+//  3. Each migration runs in its own transaction, which also sets PRAGMA user_version to N; if
+//     the migration fails, the transaction rolls back and the database stays at N-1.
+//  4. Before migrating a database at version N>0, OpenStateDatabase copies it to
+//     <path>.bak-v<N>; say in the release notes that a downgrade means restoring that copy.
+//  5. Only statements that are allowed in a transaction (no VACUUM, no journal_mode).
+//  6. Every migration has a test in tests/unit/storage/migrations_test.cc that seeds a database
+//     at version N-1, runs migration N and checks the result; the test also counts the list.
+//
+// Tables are STRICT (column types enforced). Timestamps are int64 nanoseconds since the Unix
+// epoch. Child tables name their container with ON DELETE/ON UPDATE CASCADE, so deleting or
+// renaming a container carries its config, labels and source arguments along.
+constexpr Migration kMigrations[] = {
+    {
+        .version = 1,
+        .description = "create containers, container_config, container_labels, "
+                       "container_source_args",
+        .sql = R"sql(
+PRAGMA application_id = 1112691784;
+
+CREATE TABLE containers (
+  name          TEXT    NOT NULL PRIMARY KEY,
+  source_kind   TEXT    NOT NULL,
+  source_name   TEXT    NOT NULL,
+  phase         INTEGER NOT NULL,
+  phase_detail  TEXT    NOT NULL,
+  revision      INTEGER NOT NULL CHECK (revision >= 1),
+  created_at_ns INTEGER NOT NULL,
+  updated_at_ns INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE container_config (
+  container_name TEXT NOT NULL
+    REFERENCES containers (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  key            TEXT NOT NULL,
+  value          TEXT NOT NULL,
+  PRIMARY KEY (container_name, key)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE container_labels (
+  container_name TEXT NOT NULL
+    REFERENCES containers (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  key            TEXT NOT NULL,
+  value          TEXT NOT NULL,
+  PRIMARY KEY (container_name, key)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE container_source_args (
+  container_name TEXT    NOT NULL
+    REFERENCES containers (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  position       INTEGER NOT NULL CHECK (position >= 0),
+  value          TEXT    NOT NULL,
+  PRIMARY KEY (container_name, position)
+) STRICT, WITHOUT ROWID;
+)sql",
+    },
+};
+
+static_assert(kApplicationId == 1112691784, "migration 1 writes kApplicationId literally");
+
+absl::Span<const Migration> Migrations() { return kMigrations; }
+
+}  // namespace berth::storage

@@ -1,0 +1,99 @@
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "berth/core/clock.h"
+#include "berth/core/event_bus.h"
+#include "berth/core/executor.h"
+#include "berth/core/keyed_mutex.h"
+#include "gtest/gtest.h"
+
+namespace berth::core {
+namespace {
+
+TEST(KeyedMutex, SerializesOneKeyAndLetsOthersThrough) {
+  KeyedMutex locks;
+  std::atomic<int> inside_a{0};
+  std::atomic<int> max_inside_a{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 200; ++j) {
+        auto guard = locks.Lock("a");
+        int now = ++inside_a;
+        int seen = max_inside_a.load();
+        while (now > seen && !max_inside_a.compare_exchange_weak(seen, now)) {
+        }
+        --inside_a;
+      }
+    });
+  }
+  // While "a" is busy, another key is never blocked by it.
+  {
+    auto a = locks.Lock("b");
+    auto c = locks.Lock("c");
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(max_inside_a.load(), 1);
+}
+
+TEST(KeyedMutex, TwoKeyLocksInOppositeOrderDoNotDeadlock) {
+  KeyedMutex locks;
+  std::thread t1([&] {
+    for (int i = 0; i < 500; ++i) auto g = locks.LockAll({"x", "y"});
+  });
+  std::thread t2([&] {
+    for (int i = 0; i < 500; ++i) auto g = locks.LockAll({"y", "x"});
+  });
+  t1.join();
+  t2.join();
+  auto again = locks.LockAll({"x", "x"});  // A duplicate key is taken once.
+}
+
+TEST(ThreadPoolExecutor, RunsEverythingQueuedBeforeShutdownReturns) {
+  std::atomic<int> ran{0};
+  {
+    ThreadPoolExecutor executor(4, 1000);
+    for (int i = 0; i < 500; ++i) ASSERT_TRUE(executor.Post([&] { ++ran; }).ok());
+    executor.Shutdown();
+    EXPECT_EQ(ran.load(), 500);
+    EXPECT_EQ(executor.Post([] {}).code(), absl::StatusCode::kUnavailable);
+  }
+}
+
+TEST(ThreadPoolExecutor, RefusesWorkBeyondItsQueueBound) {
+  ThreadPoolExecutor executor(1, 2);
+  absl::Notification release;
+  absl::Notification started;
+  ASSERT_TRUE(executor.Post([&] {
+                        started.Notify();
+                        release.WaitForNotification();
+                      })
+                  .ok());
+  started.WaitForNotification();
+  ASSERT_TRUE(executor.Post([] {}).ok());
+  ASSERT_TRUE(executor.Post([] {}).ok());
+  EXPECT_EQ(executor.Post([] {}).code(), absl::StatusCode::kResourceExhausted);
+  release.Notify();
+}
+
+TEST(EventBus, NumbersEventsAndDeliversToSubscribersUntilUnsubscribed) {
+  FakeClock clock;
+  EventBus bus(&clock);
+  std::vector<uint64_t> seen;
+  uint64_t sub = bus.Subscribe([&](const Event& e) { seen.push_back(e.id); });
+  Event e;
+  e.container = "web";
+  EXPECT_EQ(bus.Publish(e).id, 1u);
+  Event delivered = bus.Publish(e);
+  EXPECT_EQ(delivered.id, 2u);
+  EXPECT_EQ(delivered.time, clock.Now());
+  bus.Unsubscribe(sub);
+  bus.Publish(e);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
+}
+
+}  // namespace
+}  // namespace berth::core
