@@ -127,12 +127,14 @@ class Daemon:
 
     # What liblxc itself says, read with LXC's own tools.
     def lxc_state(self, name):
-        r = subprocess.run(["lxc-info", "-P", self.lxc_path, "-n", name, "-s", "-p", "-H"],
+        """(state, init pid) as lxc-info reports them; (None, None) when LXC has no such container."""
+        r = subprocess.run(["lxc-info", "-P", self.lxc_path, "-n", name, "-s", "-p"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             return None, None
-        lines = r.stdout.split()
-        return lines[0], int(lines[1]) if len(lines) > 1 else 0
+        fields = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
+        pid = fields.get("PID", "0").strip()
+        return fields["State"].strip(), int(pid) if pid.isdigit() else 0
 
     def lxc_names(self):
         if not os.path.isdir(self.lxc_path):

@@ -4,7 +4,7 @@
 add_executable(lxc_driver_system_tests
   ${CMAKE_CURRENT_LIST_DIR}/lxc_driver/lxc_driver_test.cc)
 target_link_libraries(lxc_driver_system_tests PRIVATE
-  berth_runtime_lxc berth_runtime_lxc_common absl::synchronization GTest::gtest_main GTest::gmock)
+  berth_runtime_lxc berth_runtime_lxc_common berth_grpc_absl GTest::gtest_main GTest::gmock)
 add_dependencies(lxc_driver_system_tests berth-lxc-helper)
 target_compile_definitions(lxc_driver_system_tests PRIVATE
   BERTH_LXC_HELPER_PATH="$<TARGET_FILE:berth-lxc-helper>")

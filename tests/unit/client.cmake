@@ -8,7 +8,7 @@ add_executable(client_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/client/output_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/runner_test.cc)
 target_link_libraries(client_unit_tests PRIVATE
-  berth_client_lib gRPC::grpc++ nlohmann_json::nlohmann_json yaml-cpp GTest::gmock GTest::gtest_main)
+  berth_client_lib berth_grpc_absl nlohmann_json::nlohmann_json yaml-cpp GTest::gmock GTest::gtest_main)
 target_compile_definitions(client_unit_tests PRIVATE BERTH_CLI_PATH="$<TARGET_FILE:berth>")
 add_dependencies(client_unit_tests berth)
-gtest_discover_tests(client_unit_tests DISCOVERY_TIMEOUT 30)
+gtest_discover_tests(client_unit_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)

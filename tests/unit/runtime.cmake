@@ -14,4 +14,4 @@ add_executable(runtime_unit_tests
 # berth_runtime_lxc_common: the runtime's liblxc-free internals ("lxc/*.h") these tests use.
 target_link_libraries(runtime_unit_tests PRIVATE
   berth_runtime_fake berth_runtime_lxc_common GTest::gtest_main GTest::gmock)
-gtest_discover_tests(runtime_unit_tests)
+gtest_discover_tests(runtime_unit_tests PROPERTIES LABELS unit)

@@ -9,4 +9,4 @@ add_executable(storage_unit_tests
 # berth_storage_internal: the internal headers (Database, Transaction, migrations) these tests use.
 target_link_libraries(storage_unit_tests PRIVATE
   berth_storage berth_storage_internal GTest::gtest_main GTest::gmock)
-gtest_discover_tests(storage_unit_tests)
+gtest_discover_tests(storage_unit_tests PROPERTIES LABELS unit)
