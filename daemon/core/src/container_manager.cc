@@ -20,8 +20,8 @@ using storage::Phase;
 std::string Q(absl::string_view name) { return absl::StrCat("\"", name, "\""); }
 
 absl::Status WrongState(const std::string& name, LiveState state, absl::string_view advice) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "container ", Q(name), " is ", std::string(LiveStateName(state)), "; ", advice));
+  return absl::FailedPreconditionError(
+      absl::StrCat("container ", Q(name), " is ", std::string(LiveStateName(state)), "; ", advice));
 }
 
 // Keeps the code of `status` and puts `context` before its message.
@@ -92,8 +92,8 @@ absl::StatusOr<ContainerRecord> ContainerManager::GetReady(const std::string& na
       return absl::FailedPreconditionError(
           absl::StrCat("container ", Q(name), " is being deleted"));
     case Phase::kRenaming:
-      return absl::FailedPreconditionError(absl::StrCat("container ", Q(name),
-                                                        " is being renamed; retry when it is done"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("container ", Q(name), " is being renamed; retry when it is done"));
   }
   return absl::InternalError("unknown phase");
 }
@@ -123,7 +123,8 @@ absl::Status ContainerManager::Reconcile() {
                    std::string(live.status().message()));
       continue;
     }
-    Log()->info("Adopted container \"{}\" ({}{})", record.name, std::string(LiveStateName(live->state)),
+    Log()->info("Adopted container \"{}\" ({}{})", record.name,
+                std::string(LiveStateName(live->state)),
                 live->init_pid > 0 ? absl::StrCat(", init pid ", live->init_pid) : "");
   }
   auto names = driver_->ListNames();
@@ -151,13 +152,13 @@ absl::Status ContainerManager::FinishInterrupted(const ContainerRecord& record) 
       auto live = driver_->Inspect(record.name);
       if (live.ok() && IsRunningLike(live->state)) {
         if (auto s = driver_->Stop(record.name, absl::ZeroDuration(), /*force=*/true); !s.ok()) {
-          return Annotate(s, absl::StrCat("cannot finish the interrupted ", what, " of ",
-                                          Q(record.name)));
+          return Annotate(
+              s, absl::StrCat("cannot finish the interrupted ", what, " of ", Q(record.name)));
         }
       }
       if (auto s = driver_->Destroy(record.name); !s.ok() && !absl::IsNotFound(s)) {
-        return Annotate(s, absl::StrCat("cannot finish the interrupted ", what, " of ",
-                                        Q(record.name)));
+        return Annotate(
+            s, absl::StrCat("cannot finish the interrupted ", what, " of ", Q(record.name)));
       }
       if (auto s = store_->Delete(record.name, record.revision); !s.ok()) return s;
       Log()->warn("Removed container \"{}\" whose {} was interrupted", record.name, what);
@@ -235,13 +236,12 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
     return Annotate(done.status(), absl::StrCat("cannot create container ", Q(params.name)));
   }
   Publish(EventType::kCreated, params.name, LiveState::kStopped);
-  Log()->info("Created container \"{}\" from template \"{}\"", params.name,
-              params.template_name);
+  Log()->info("Created container \"{}\" from template \"{}\"", params.name, params.template_name);
 
   if (params.start) {
     if (auto s = driver_->Start(params.name); !s.ok()) {
-      return Annotate(s, absl::StrCat("container ", Q(params.name),
-                                      " was created but did not start"));
+      return Annotate(s,
+                      absl::StrCat("container ", Q(params.name), " was created but did not start"));
     }
     Publish(EventType::kStarted, params.name, LiveState::kRunning);
     Log()->info("Started container \"{}\"", params.name);
@@ -302,8 +302,8 @@ absl::StatusOr<ContainerView> ContainerManager::Rename(const std::string& name,
     return WrongState(name, live->state, "stop it before renaming");
   }
   if (driver_->Inspect(new_name).ok()) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "a container named ", Q(new_name), " already exists in the runtime's directory"));
+    return absl::AlreadyExistsError(absl::StrCat("a container named ", Q(new_name),
+                                                 " already exists in the runtime's directory"));
   }
   ContainerRecord renaming = *record;
   renaming.name = new_name;
@@ -313,8 +313,7 @@ absl::StatusOr<ContainerView> ContainerManager::Rename(const std::string& name,
   auto stored = store_->Update(name, renaming, record->revision);
   if (!stored.ok()) {
     if (absl::IsAlreadyExists(stored.status())) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("container ", Q(new_name), " already exists"));
+      return absl::AlreadyExistsError(absl::StrCat("container ", Q(new_name), " already exists"));
     }
     return stored.status();
   }
@@ -369,99 +368,92 @@ absl::Status ContainerManager::Delete(const std::string& name, bool force) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ContainerView> ContainerManager::Start(const std::string& name) {
+absl::StatusOr<ContainerView> ContainerManager::ChangeState(
+    const std::string& name, absl::FunctionRef<absl::Status(LiveState)> change) {
   auto guard = locks_.Lock(name);
   auto record = GetReady(name);
   if (!record.ok()) return record.status();
   auto live = InspectForOperation(name);
   if (!live.ok()) return live.status();
-  if (live->state != LiveState::kStopped) {
-    return WrongState(name, live->state,
-                      live->state == LiveState::kFrozen ? "resume it instead"
-                                                        : "it is already running");
-  }
-  if (auto s = driver_->Start(name); !s.ok()) {
-    return Annotate(s, absl::StrCat("cannot start container ", Q(name)));
-  }
-  Publish(EventType::kStarted, name, LiveState::kRunning);
-  Log()->info("Started container \"{}\"", name);
+  if (auto s = change(live->state); !s.ok()) return s;
   return ViewOf(*std::move(record), /*with_live=*/true);
+}
+
+absl::StatusOr<ContainerView> ContainerManager::Start(const std::string& name) {
+  return ChangeState(name, [&](LiveState state) -> absl::Status {
+    if (state != LiveState::kStopped) {
+      return WrongState(
+          name, state, state == LiveState::kFrozen ? "resume it instead" : "it is already running");
+    }
+    if (auto s = driver_->Start(name); !s.ok()) {
+      return Annotate(s, absl::StrCat("cannot start container ", Q(name)));
+    }
+    Publish(EventType::kStarted, name, LiveState::kRunning);
+    Log()->info("Started container \"{}\"", name);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<ContainerView> ContainerManager::Stop(const std::string& name,
                                                      absl::Duration timeout, bool force) {
-  auto guard = locks_.Lock(name);
-  auto record = GetReady(name);
-  if (!record.ok()) return record.status();
-  auto live = InspectForOperation(name);
-  if (!live.ok()) return live.status();
-  if (live->state == LiveState::kStopped) {
-    return WrongState(name, live->state, "it is already stopped");
-  }
   if (timeout <= absl::ZeroDuration()) timeout = kDefaultStopTimeout;
-  if (auto s = driver_->Stop(name, timeout, force); !s.ok()) {
-    return Annotate(s, absl::StrCat("cannot stop container ", Q(name)));
-  }
-  Publish(EventType::kStopped, name, LiveState::kStopped);
-  Log()->info("Stopped container \"{}\"{}", name, force ? " (forced)" : "");
-  return ViewOf(*std::move(record), /*with_live=*/true);
+  return ChangeState(name, [&](LiveState state) -> absl::Status {
+    if (state == LiveState::kStopped) return WrongState(name, state, "it is already stopped");
+    if (auto s = driver_->Stop(name, timeout, force); !s.ok()) {
+      return Annotate(s, absl::StrCat("cannot stop container ", Q(name)));
+    }
+    Publish(EventType::kStopped, name, LiveState::kStopped);
+    Log()->info("Stopped container \"{}\"{}", name, force ? " (forced)" : "");
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<ContainerView> ContainerManager::Restart(const std::string& name,
                                                         absl::Duration timeout, bool force) {
-  auto guard = locks_.Lock(name);
-  auto record = GetReady(name);
-  if (!record.ok()) return record.status();
-  auto live = InspectForOperation(name);
-  if (!live.ok()) return live.status();
-  if (live->state != LiveState::kRunning && live->state != LiveState::kFrozen) {
-    return WrongState(name, live->state, "start it instead");
-  }
   if (timeout <= absl::ZeroDuration()) timeout = kDefaultStopTimeout;
-  if (auto s = driver_->Stop(name, timeout, force); !s.ok()) {
-    return Annotate(s, absl::StrCat("cannot stop container ", Q(name), " to restart it"));
-  }
-  Publish(EventType::kStopped, name, LiveState::kStopped);
-  if (auto s = driver_->Start(name); !s.ok()) {
-    return Annotate(s, absl::StrCat("container ", Q(name), " stopped but did not start again"));
-  }
-  Publish(EventType::kStarted, name, LiveState::kRunning);
-  Log()->info("Restarted container \"{}\"", name);
-  return ViewOf(*std::move(record), /*with_live=*/true);
+  return ChangeState(name, [&](LiveState state) -> absl::Status {
+    if (state != LiveState::kRunning && state != LiveState::kFrozen) {
+      return WrongState(name, state, "start it instead");
+    }
+    if (auto s = driver_->Stop(name, timeout, force); !s.ok()) {
+      return Annotate(s, absl::StrCat("cannot stop container ", Q(name), " to restart it"));
+    }
+    Publish(EventType::kStopped, name, LiveState::kStopped);
+    if (auto s = driver_->Start(name); !s.ok()) {
+      return Annotate(s, absl::StrCat("container ", Q(name), " stopped but did not start again"));
+    }
+    Publish(EventType::kStarted, name, LiveState::kRunning);
+    Log()->info("Restarted container \"{}\"", name);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<ContainerView> ContainerManager::Freeze(const std::string& name) {
-  auto guard = locks_.Lock(name);
-  auto record = GetReady(name);
-  if (!record.ok()) return record.status();
-  auto live = InspectForOperation(name);
-  if (!live.ok()) return live.status();
-  if (live->state != LiveState::kRunning) {
-    return WrongState(name, live->state, "only a running container can be paused");
-  }
-  if (auto s = driver_->Freeze(name); !s.ok()) {
-    return Annotate(s, absl::StrCat("cannot pause container ", Q(name)));
-  }
-  Publish(EventType::kFrozen, name, LiveState::kFrozen);
-  Log()->info("Paused container \"{}\"", name);
-  return ViewOf(*std::move(record), /*with_live=*/true);
+  return ChangeState(name, [&](LiveState state) -> absl::Status {
+    if (state != LiveState::kRunning) {
+      return WrongState(name, state, "only a running container can be paused");
+    }
+    if (auto s = driver_->Freeze(name); !s.ok()) {
+      return Annotate(s, absl::StrCat("cannot pause container ", Q(name)));
+    }
+    Publish(EventType::kFrozen, name, LiveState::kFrozen);
+    Log()->info("Paused container \"{}\"", name);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<ContainerView> ContainerManager::Unfreeze(const std::string& name) {
-  auto guard = locks_.Lock(name);
-  auto record = GetReady(name);
-  if (!record.ok()) return record.status();
-  auto live = InspectForOperation(name);
-  if (!live.ok()) return live.status();
-  if (live->state != LiveState::kFrozen) {
-    return WrongState(name, live->state, "only a paused container can be resumed");
-  }
-  if (auto s = driver_->Unfreeze(name); !s.ok()) {
-    return Annotate(s, absl::StrCat("cannot resume container ", Q(name)));
-  }
-  Publish(EventType::kUnfrozen, name, LiveState::kRunning);
-  Log()->info("Resumed container \"{}\"", name);
-  return ViewOf(*std::move(record), /*with_live=*/true);
+  return ChangeState(name, [&](LiveState state) -> absl::Status {
+    if (state != LiveState::kFrozen) {
+      return WrongState(name, state, "only a paused container can be resumed");
+    }
+    if (auto s = driver_->Unfreeze(name); !s.ok()) {
+      return Annotate(s, absl::StrCat("cannot resume container ", Q(name)));
+    }
+    Publish(EventType::kUnfrozen, name, LiveState::kRunning);
+    Log()->info("Resumed container \"{}\"", name);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<ContainerCounts> ContainerManager::Counts() {
@@ -531,10 +523,11 @@ void ContainerManager::OnEvent(const Event& event) {
         continue;
       }
       if (event.type == EventType::kDeleted || renamed_away) {
-        ready.emplace_back(std::move(w.done),
-                           absl::NotFoundError(absl::StrCat(
-                               "container ", Q(w.name),
-                               event.type == EventType::kDeleted ? " was deleted" : " was renamed")));
+        ready.emplace_back(
+            std::move(w.done),
+            absl::NotFoundError(
+                absl::StrCat("container ", Q(w.name),
+                             event.type == EventType::kDeleted ? " was deleted" : " was renamed")));
       } else if (event.state && *event.state == w.state) {
         ready.emplace_back(std::move(w.done), absl::OkStatus());
       } else {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -57,8 +58,9 @@ inline constexpr absl::Duration kDefaultStopTimeout = absl::Seconds(30);
 // kDeleting, kRenaming), then acts, then records the outcome; Reconcile() finishes or undoes what
 // a crash interrupted, so the store and the runtime agree again.
 //
-// Errors: INVALID_ARGUMENT (bad input), NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION (wrong state,
-// naming it), ABORTED (revision conflict), INTERNAL (runtime or store failure with its reason).
+// Errors: INVALID_ARGUMENT (bad input), NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION (wrong
+// state, naming it), ABORTED (revision conflict), INTERNAL (runtime or store failure with its
+// reason).
 class ContainerManager {
  public:
   ContainerManager(storage::ContainerStore* store, runtime::RuntimeDriver* driver, Clock* clock,
@@ -91,9 +93,9 @@ class ContainerManager {
   absl::StatusOr<ContainerCounts> Counts();
 
   // Calls `done` exactly once: OK when the container is (or gets) into `state` (kStopped also
-  // covers an init that exited), NOT_FOUND when it does not exist or is deleted, or the status given
-  // to CancelWait. `done` may run on the calling thread (already there), on an executor thread or on
-  // the driver's exit thread: it must not block. Returns an id for CancelWait.
+  // covers an init that exited), NOT_FOUND when it does not exist or is deleted, or the status
+  // given to CancelWait. `done` may run on the calling thread (already there), on an executor
+  // thread or on the driver's exit thread: it must not block. Returns an id for CancelWait.
   uint64_t Wait(const std::string& name, runtime::LiveState state,
                 absl::AnyInvocable<void(absl::Status) &&> done);
   // Completes the wait with `why` unless it already completed.
@@ -110,6 +112,10 @@ class ContainerManager {
   };
 
   absl::StatusOr<storage::ContainerRecord> GetReady(const std::string& name);
+  // The shape of every state change: take the container's lock, read its live state, and let
+  // `change` refuse a wrong state or act (driver call, event, log line); then the new view.
+  absl::StatusOr<ContainerView> ChangeState(
+      const std::string& name, absl::FunctionRef<absl::Status(runtime::LiveState)> change);
   absl::StatusOr<runtime::LiveInfo> InspectForOperation(const std::string& name);
   ContainerView ViewOf(storage::ContainerRecord record, bool with_live);
   void Publish(EventType type, const std::string& name, std::optional<runtime::LiveState> state,
