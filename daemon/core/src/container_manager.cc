@@ -114,7 +114,12 @@ absl::Status ContainerManager::Reconcile() {
   for (const auto& record : *records) {
     auto guard = locks_.Lock(record.name);
     if (record.phase != Phase::kReady) {
-      if (auto s = FinishInterrupted(record); !s.ok()) return s;
+      // One container that cannot be put right must not keep berthd from serving the others: it
+      // stays in its phase (its operations answer FAILED_PRECONDITION) and the next start retries.
+      if (auto s = FinishInterrupted(record); !s.ok()) {
+        Log()->error("Cannot finish the interrupted operation on \"{}\": {}", record.name,
+                     std::string(s.message()));
+      }
       continue;
     }
     auto live = driver_->Inspect(record.name);  // Also makes the driver watch a running init.

@@ -270,6 +270,26 @@ TEST_F(ContainerManagerTest, ReconcileFinishesOrUndoesInterruptedOperations) {
   EXPECT_EQ(driver_.StateOf("running"), LiveState::kRunning);  // Adopted, not touched.
 }
 
+TEST_F(ContainerManagerTest, ReconcileLeavesWhatItCannotFixAndServesTheRest) {
+  storage::ContainerRecord broken;
+  broken.name = "broken";
+  broken.source_kind = "template";
+  broken.phase = Phase::kCreating;
+  ASSERT_TRUE(store_.Create(broken).ok());
+  ASSERT_TRUE(driver_.AddContainer("broken").ok());
+  ASSERT_TRUE(Create("fine").ok());
+  driver_.FailNext(Op::kDestroy, absl::InternalError("device busy"));
+
+  ASSERT_TRUE(manager_.Reconcile().ok());
+  EXPECT_EQ(store_.Get("broken")->phase, Phase::kCreating);  // Retried at the next start.
+  EXPECT_EQ(manager_.Start("broken").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(manager_.Start("fine").ok());
+
+  ASSERT_TRUE(manager_.Reconcile().ok());
+  EXPECT_EQ(StoreNames(), (std::set<std::string>{"fine"}));
+  EXPECT_EQ(DriverNames(), (std::set<std::string>{"fine"}));
+}
+
 TEST_F(ContainerManagerTest, WaitCompletesWhenTheStateIsReached) {
   ASSERT_TRUE(Create("web", true).ok());
   absl::Status already = absl::UnknownError("not called");

@@ -70,7 +70,9 @@ class ContainerManager {
   ContainerManager& operator=(const ContainerManager&) = delete;
 
   // Brings the store and the runtime into agreement after a start or a crash; adopts running
-  // containers (the driver starts watching them). Call once before serving.
+  // containers (the driver starts watching them). Call once before serving. Fails only when the
+  // store or the runtime cannot be listed; a container it cannot put right is logged and left in
+  // its phase for the next start.
   absl::Status Reconcile();
 
   absl::StatusOr<ContainerView> Create(const CreateParams& params);
