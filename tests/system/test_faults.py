@@ -42,6 +42,26 @@ def test_kill_9_leaves_containers_running_and_restart_adopts_them(berthd):
     assert berthd.lxc_state("b")[0] == "STOPPED"
 
 
+def test_kill_9_during_create_leaves_no_half_created_container(berthd):
+    """berthd dies while the template runs; the create was never acknowledged, so after the
+    restart neither its row nor its directory exists, and the name can be used again."""
+    client = subprocess.Popen([berthd_path().replace("berthd", "berth"), "--socket",
+                               berthd.socket, "create", "half", "--template", "busybox"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: berthd.db_rows().get("half") == 1, what="the create to be under way")
+    berthd.stop(signal.SIGKILL)
+    client.wait(timeout=30)
+    assert client.returncode != 0  # Never acknowledged.
+
+    berthd.start()
+    assert berthd.db_rows() == {}
+    assert berthd.lxc_names() == set()
+    wait_for(lambda: not os.path.exists(os.path.join(berthd.lxc_path, "half")),
+             what="the leftover directory to go")
+    berthd.ok("launch", "half", "--template", "busybox")
+    assert berthd.lxc_state("half")[0] == "RUNNING"
+
+
 def test_sigterm_drains_without_stopping_containers(berthd):
     berthd.ok("launch", "web", "--template", "busybox")
     _, pid = berthd.lxc_state("web")

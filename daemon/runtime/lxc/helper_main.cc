@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -281,6 +282,24 @@ void WriteAll(int fd, std::string_view data) {
   }
 }
 
+// berthd waits for every helper it runs. If berthd dies, the call is void: nobody was told it
+// succeeded, and start-up reconciliation undoes it. So the helper must not go on, least of all a
+// template still writing a root filesystem while reconciliation removes it. With `whole_group` the
+// helper's process group goes too (the helper leads its own session, see helper_client.cc, so the
+// group is the helper and the template it runs); without, only the helper (a container it started
+// belongs to liblxc's monitor and must live on).
+void KillGroup(int) { ::kill(0, SIGKILL); }
+
+void DieWithDaemon(bool whole_group) {
+  if (whole_group) ::signal(SIGUSR2, KillGroup);
+  ::prctl(PR_SET_PDEATHSIG, whole_group ? SIGUSR2 : SIGKILL);
+  // berthd died before the line above: the helper was reparented already.
+  if (::getppid() == 1) {
+    if (whole_group) KillGroup(0);
+    ::_exit(HelperExitCode(absl::StatusCode::kAborted));
+  }
+}
+
 int Main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);  // finish the operation even if the daemon went away
   ::umask(022);
@@ -295,6 +314,7 @@ int Main(int argc, char** argv) {
     OutputCapture output;
     const std::string lxc_path = argv[2];
     const std::string name = argv[3];
+    DieWithDaemon(/*whole_group=*/*op != HelperOp::kStart);
     switch (*op) {
       case HelperOp::kCreate:
         if (argc < 5) {

@@ -416,8 +416,16 @@ absl::Status LxcDriver::Rename(std::string_view name_view, std::string_view new_
 absl::Status LxcDriver::Destroy(std::string_view name_view) {
   const std::string name(name_view);
   if (absl::Status s = lxc::ValidateContainerName(name); !s.ok()) return s;
+  const std::string dir = lxc::ContainerDir(options_.lxc_path, name);
   {
     absl::StatusOr<LxcHandle> c = OpenDefined(options_.lxc_path, name);
+    if (absl::IsNotFound(c.status()) && lxc::PathExists(dir)) {
+      // The remains of a creation that never finished (its helper was killed with berthd):
+      // nothing liblxc knows as a container, never started, so nothing is mounted below it.
+      if (absl::Status removed = lxc::RemoveTree(dir); !removed.ok()) return removed;
+      logger_->info("Removed the remains of unfinished container \"{}\"", name);
+      return absl::OkStatus();
+    }
     if (!c.ok()) return c.status();
     absl::StatusOr<LiveState> state = StateOf(*c, name);
     if (!state.ok()) return state.status();
@@ -427,7 +435,6 @@ absl::Status LxcDriver::Destroy(std::string_view name_view) {
   absl::Status status = lxc::RunHelper(options_.helper_path, lxc::HelperOp::kDestroy,
                                        {options_.lxc_path, name}, options_.helper_timeout);
   if (!status.ok()) return status;
-  const std::string dir = lxc::ContainerDir(options_.lxc_path, name);
   if (lxc::PathExists(dir)) {
     return absl::InternalError(
         absl::StrCat("Destroying ", Quoted(name), " left ", Quoted(dir), " behind"));

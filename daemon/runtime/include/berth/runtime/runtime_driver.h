@@ -77,7 +77,8 @@ class RuntimeDriver {
   // Renames a stopped container (directory and config).
   virtual absl::Status Rename(std::string_view name, std::string_view new_name) = 0;
 
-  // Removes a stopped container and everything of it on disk. NOT_FOUND when it does not exist.
+  // Removes a stopped container and everything of it on disk, including the remains of a
+  // creation that never finished (a directory without a config). NOT_FOUND when neither exists.
   virtual absl::Status Destroy(std::string_view name) = 0;
 
   // Live state. NOT_FOUND when the runtime has no such container.
