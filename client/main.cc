@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "berth/client/exec_command.h"
 #include "berth/client/exit_codes.h"
 #include "berth/client/runner.h"
 
@@ -18,6 +20,10 @@ int main(int argc, char** argv) {
       env.berth_socket = socket;
     }
     const std::vector<std::string> args(argv + 1, argv + argc);
+    // exec and shell stream stdio through their own loop (client/src/exec_command.cc).
+    if (std::optional<int> code = berth::client::RunExecCommandLine(args, env); code.has_value()) {
+      return *code;
+    }
     const berth::client::Console console{std::cout, std::cerr, absl::LocalTimeZone()};
     const int code =
         berth::client::RunCommandLine(args, env, berth::client::ConnectUnixSocket, console);

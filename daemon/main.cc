@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -22,6 +23,8 @@
 #include "berth/storage/sqlite_store.h"
 #include "berth/version.h"
 #include "config.h"
+#include "journal_format.h"
+#include "watchdog.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 #include "systemd/sd-daemon.h"
@@ -32,7 +35,8 @@ namespace {
 constexpr size_t kExecutorThreads = 16;
 constexpr size_t kMaxQueuedOperations = 1024;
 
-// Under systemd the journal adds timestamps and reads the <N> priority prefix itself.
+// Under systemd (stderr is a journal stream) lines carry the <N> syslog priority and no timestamp:
+// the journal adds its own and files each line under that priority (journal_format.h).
 void SetUpLogging(const std::string& level) {
   bool journal = getenv("JOURNAL_STREAM") != nullptr;
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -41,7 +45,11 @@ void SetUpLogging(const std::string& level) {
   for (const char* name : {"core", "api", "audit", "runtime", "storage"}) {
     spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
   }
-  spdlog::set_pattern(journal ? "[%n] %v" : "%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
+  if (journal) {
+    spdlog::set_formatter(MakeJournalFormatter());
+  } else {
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
+  }
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
@@ -139,6 +147,21 @@ int Run(int argc, char** argv) {
 
   api::Server::Options options;
   options.listener.path = config.socket_path;
+  // Socket activation: systemd bound the socket (berthd.socket) and hands it over; berthd accepts
+  // on it itself and leaves the file to systemd.
+  int listen_fds = sd_listen_fds(/*unset_environment=*/1);
+  if (listen_fds < 0) {
+    return Fail(absl::InternalError(absl::StrCat("sd_listen_fds: ", std::strerror(-listen_fds))));
+  }
+  if (listen_fds > 1) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "systemd passed ", listen_fds, " sockets; berthd.socket must listen on exactly one")));
+  }
+  if (listen_fds == 1) {
+    options.inherited_listen_fd = SD_LISTEN_FDS_START;
+    spdlog::info("Socket activation: serving on the socket systemd passed (fd {})",
+                 SD_LISTEN_FDS_START);
+  }
   if (group* g = getgrnam(config.socket_group.c_str())) {
     options.listener.group = g->gr_gid;
   } else {
@@ -161,12 +184,20 @@ int Run(int argc, char** argv) {
   spdlog::info("berthd ready on \"{}\"", config.socket_path);
   sd_notifyf(0, "READY=1\nSTATUS=Serving %u containers (%u running)",
              counts.ok() ? counts->total : 0, counts.ok() ? counts->running : 0);
+  // WatchdogSec= in berthd.service: ping at half the period, from executor threads.
+  std::unique_ptr<ExecutorWatchdog> watchdog;
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(/*unset_environment=*/1, &watchdog_usec) > 0) {
+    watchdog = std::make_unique<ExecutorWatchdog>(
+        &executor, absl::Microseconds(watchdog_usec / 2), [] { sd_notify(0, "WATCHDOG=1"); });
+  }
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("Received {}: draining; containers keep running", strsignal(sig));
   sd_notify(0, "STOPPING=1\nSTATUS=Draining");
   (*server)->Drain();
+  watchdog.reset();
   executor.Shutdown();  // Operations already begun run to their end.
   (*server)->Shutdown(absl::Now() + absl::Seconds(5));
   server->reset();

@@ -125,6 +125,11 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   Arguments a;
   CLI::App app{"berth: the command-line client of berthd, the system container manager", "berth"};
   app.require_subcommand(1);
+  // exec and shell stream stdio and are parsed by exec_command.cc before this parser runs.
+  app.footer(
+      "Inside containers (see 'berth exec --help'):\n"
+      "  exec NAME -- CMD [ARGS...]  Run a command in a running container\n"
+      "  shell NAME                  Open a login shell with a terminal in a running container");
   // Global options are also accepted after the subcommand: `berth version --socket PATH`.
   app.fallthrough();
   app.add_option("--socket", a.socket,

@@ -4,7 +4,9 @@ add_executable(core_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/core/validation_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/concurrency_primitives_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/container_manager_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/core/daemon_config_test.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/core/daemon_config_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/core/journal_format_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/core/watchdog_test.cc)
 target_link_libraries(core_unit_tests PRIVATE berth_core berth_runtime_fake berth_storage
   berth_daemon_config spdlog::spdlog GTest::gtest_main GTest::gmock)
 gtest_discover_tests(core_unit_tests PROPERTIES LABELS unit)

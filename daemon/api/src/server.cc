@@ -12,7 +12,9 @@ namespace berth::api {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
                                                       core::ContainerManager* manager,
                                                       core::Executor* executor) {
-  auto listener = UnixListener::Bind(options.listener);
+  auto listener = options.inherited_listen_fd >= 0
+                      ? UnixListener::Adopt(options.inherited_listen_fd, options.listener)
+                      : UnixListener::Bind(options.listener);
   if (!listener.ok()) return listener.status();
 
   std::unique_ptr<Server> server(new Server());
@@ -21,6 +23,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   server->containers_ = std::make_unique<ContainersService>(deps);
   server->lifecycle_ = std::make_unique<LifecycleService>(deps);
   server->system_ = std::make_unique<SystemService>(deps, options.facts);
+  server->exec_ = std::make_unique<ExecService>(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -29,6 +32,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   builder.RegisterService(server->containers_.get());
   builder.RegisterService(server->lifecycle_.get());
   builder.RegisterService(server->system_.get());
+  builder.RegisterService(server->exec_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -90,11 +91,42 @@ absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Bind(const Options& 
     close(fd);
     return Errno("eventfd");
   }
-  return std::unique_ptr<UnixListener>(new UnixListener(options, fd, stop_fd));
+  return std::unique_ptr<UnixListener>(new UnixListener(options, fd, stop_fd, /*owns_path=*/true));
 }
 
-UnixListener::UnixListener(Options options, int listen_fd, int stop_fd)
-    : options_(std::move(options)), listen_fd_(listen_fd), stop_fd_(stop_fd) {}
+absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Adopt(int fd, Options options) {
+  int type = 0;
+  int listening = 0;
+  sockaddr_un addr{};
+  socklen_t type_len = sizeof(type);
+  socklen_t listening_len = sizeof(listening);
+  socklen_t addr_len = sizeof(addr);
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &listening_len) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0 ||
+      addr.sun_family != AF_UNIX || type != SOCK_STREAM || listening == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inherited fd ", fd, " is not a listening Unix stream socket; check the .socket unit"));
+  }
+  // A pathname socket names itself; an abstract or unnamed one keeps the configured name.
+  if (addr_len > offsetof(sockaddr_un, sun_path) && addr.sun_path[0] != '\0') {
+    options.path = std::string(addr.sun_path, strnlen(addr.sun_path, sizeof(addr.sun_path)));
+  }
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+    return Errno(absl::StrCat("cannot set up inherited fd ", fd));
+  }
+  int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd < 0) return Errno("eventfd");
+  return std::unique_ptr<UnixListener>(
+      new UnixListener(std::move(options), fd, stop_fd, /*owns_path=*/false));
+}
+
+UnixListener::UnixListener(Options options, int listen_fd, int stop_fd, bool owns_path)
+    : options_(std::move(options)),
+      listen_fd_(listen_fd),
+      stop_fd_(stop_fd),
+      owns_path_(owns_path) {}
 
 UnixListener::~UnixListener() {
   Stop();
@@ -111,7 +143,7 @@ void UnixListener::Stop() {
   uint64_t one = 1;
   (void)!write(stop_fd_, &one, sizeof(one));
   thread_.join();
-  unlink(options_.path.c_str());
+  if (owns_path_) unlink(options_.path.c_str());
 }
 
 int UnixListener::LiveConnections() {

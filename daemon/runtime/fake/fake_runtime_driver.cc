@@ -210,6 +210,30 @@ void FakeRuntimeDriver::SetExitHandler(ExitHandler handler) {
   exit_handler_ = std::move(handler);
 }
 
+absl::StatusOr<std::unique_ptr<ExecProcess>> FakeRuntimeDriver::Exec(std::string_view name,
+                                                                     const ExecSpec& spec) {
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<Container*> c = Find(std::string(name));
+    if (!c.ok()) return c.status();
+    if ((*c)->state != LiveState::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat("Container \"", std::string(name), "\" is ",
+                                                        std::string(LiveStateName((*c)->state))));
+    }
+    last_exec_ = spec;
+  }
+  if (spec.argv.empty()) return absl::InvalidArgumentError("exec needs a command");
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\"", "sh"};
+  argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
+  return ExecProcess::Spawn(ExecProcess::Protocol::kDirect, argv, spec.env, spec.cwd, spec.tty,
+                            spec.rows, spec.cols);
+}
+
+std::optional<ExecSpec> FakeRuntimeDriver::LastExecSpec() const {
+  absl::MutexLock lock(&mu_);
+  return last_exec_;
+}
+
 void FakeRuntimeDriver::FailNext(Op op, absl::Status status) {
   if (status.ok()) status = absl::InternalError("FailNext was given an OK status");
   absl::MutexLock lock(&mu_);

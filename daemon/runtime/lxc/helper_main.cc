@@ -7,14 +7,19 @@
 // goes to the daemon's pipe through a private duplicate of the original stdout.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -282,6 +288,180 @@ void WriteAll(int fd, std::string_view data) {
   }
 }
 
+// --- exec: attach a process to a running container (see helper_protocol.h) ---
+
+constexpr int kReportFd = 3;
+constexpr int kControlFd = 4;
+
+struct ExecPayload {
+  std::vector<char*> argv;
+  std::string cwd = "/";
+  bool tty = false;
+};
+
+// Runs inside the container (after liblxc entered its namespaces and cgroup, set the uid/gid and
+// the environment). Its return value becomes the exit code when exec fails.
+int ExecInContainer(void* data) {
+  auto* payload = static_cast<ExecPayload*>(data);
+  ::setsid();
+  if (payload->tty) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+  if (::chdir(payload->cwd.c_str()) != 0) {
+    std::fprintf(stderr, "berth: cannot change directory to %s: %s\n", payload->cwd.c_str(),
+                 ::strerrordesc_np(errno));
+    return 1;
+  }
+  ::execvp(payload->argv[0], payload->argv.data());
+  const int err = errno;
+  std::fprintf(stderr, "berth: %s: %s\n", payload->argv[0],
+               err == ENOENT ? "command not found" : ::strerrordesc_np(err));
+  return err == ENOENT ? 127 : 126;
+}
+
+bool ParseId(const char* text, uint32_t& out) {
+  return absl::SimpleAtoi(absl::string_view(text), &out) && out < (1u << 31);
+}
+
+// The process runs; forward signals from the control pipe until it exits. Returns the wait status.
+int SuperviseExec(pid_t pid) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  bool control_open = true;
+  auto signal_group = [pid](int sig) {
+    if (::kill(-pid, sig) != 0) ::kill(pid, sig);  // no group when setsid failed
+  };
+  while (true) {
+    pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {control_open ? kControlFd : -1, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0 || !pidfd.valid() || (fds[0].revents & POLLIN) != 0) break;
+    if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      int32_t sigs[64];
+      const ssize_t n = ::read(kControlFd, sigs, sizeof(sigs));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        control_open = false;
+        signal_group(SIGKILL);  // the daemon let go of the session
+        continue;
+      }
+      for (ssize_t i = 0; i < n / static_cast<ssize_t>(sizeof(int32_t)); ++i) {
+        if (sigs[i] > 0 && sigs[i] < NSIG) signal_group(sigs[i]);
+      }
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return status;
+}
+
+absl::Status Exec(int argc, char** argv, std::string& report_line) {
+  if (argc < 4)
+    return absl::InvalidArgumentError("usage: berth-lxc-helper exec <lxcpath> <name> ...");
+  const std::string lxc_path = argv[2];
+  const std::string name = argv[3];
+  if (absl::Status status = CheckCommon(lxc_path, name); !status.ok()) return status;
+  ExecPayload payload;
+  std::vector<std::string> env;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int i = 4;
+  for (; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg == "--tty") {
+      payload.tty = true;
+    } else if (arg == "--uid" && i + 1 < argc && ParseId(argv[i + 1], uid)) {
+      ++i;
+    } else if (arg == "--gid" && i + 1 < argc && ParseId(argv[i + 1], gid)) {
+      ++i;
+    } else if (arg == "--cwd" && i + 1 < argc && argv[i + 1][0] == '/') {
+      payload.cwd = argv[++i];
+    } else if (arg == "--env" && i + 1 < argc && std::strchr(argv[i + 1], '=') != nullptr) {
+      env.emplace_back(argv[++i]);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("exec: bad argument \"", ToAbsl(arg), "\""));
+    }
+  }
+  if (i >= argc) return absl::InvalidArgumentError("exec: no command after --");
+  for (; i < argc; ++i) payload.argv.push_back(argv[i]);
+  payload.argv.push_back(nullptr);
+
+  // The process's stdio, kept off 0-2 so liblxc's own output can be captured there.
+  UniqueFd in(::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 5));
+  UniqueFd out(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 5));
+  UniqueFd err(::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 5));
+  if (!in.valid() || !out.valid() || !err.valid()) {
+    return absl::InternalError("exec: the standard fds are not open");
+  }
+  OutputCapture output;
+  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    ::dup2(devnull, STDIN_FILENO);
+    ::close(devnull);
+  }
+
+  LogCapture log(name, lxc_path);
+  absl::StatusOr<LxcHandle> c = OpenContainer(lxc_path, name);
+  if (!c.ok()) return c.status();
+  if (!(*c)->is_defined(c->get())) {
+    return absl::NotFoundError(absl::StrCat("Container \"", name, "\" does not exist"));
+  }
+  if (!(*c)->is_running(c->get())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Container \"", name, "\" is ", (*c)->state(c->get())));
+  }
+
+  std::vector<char*> env_ptrs;
+  for (std::string& var : env) env_ptrs.push_back(var.data());
+  env_ptrs.push_back(nullptr);
+  lxc_attach_options_t options = LXC_ATTACH_OPTIONS_DEFAULT;
+  options.env_policy = LXC_ATTACH_CLEAR_ENV;
+  options.extra_env_vars = env_ptrs.data();
+  options.uid = uid;
+  options.gid = gid;
+  options.stdin_fd = in.get();
+  options.stdout_fd = out.get();
+  options.stderr_fd = err.get();
+  pid_t pid = -1;
+  if ((*c)->attach(c->get(), ExecInContainer, &payload, &options, &pid) < 0 || pid <= 0) {
+    return absl::InternalError(
+        Describe(absl::StrCat("Attaching to \"", name, "\" failed"), log.ErrorLines(), output));
+  }
+  // Only the process holds its stdio now: EOF reaches the daemon when it (and its children) end.
+  in.reset();
+  out.reset();
+  err.reset();
+  const int status = SuperviseExec(pid);
+  int code = 255;
+  int sig = 0;
+  if (status >= 0 && WIFEXITED(status)) code = WEXITSTATUS(status);
+  if (status >= 0 && WIFSIGNALED(status)) {
+    sig = WTERMSIG(status);
+    code = 128 + sig;
+  }
+  report_line = absl::StrCat("exit ", code, " ", sig, "\n");
+  return absl::OkStatus();
+}
+
+int ExecMain(int argc, char** argv) {
+  ::umask(022);
+  ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
+  ::fcntl(kControlFd, F_SETFD, FD_CLOEXEC);
+  std::string report_line;
+  absl::Status status = Exec(argc, argv, report_line);
+  if (status.ok()) {
+    WriteAll(kReportFd, report_line);
+    return 0;
+  }
+  std::string message(status.message());
+  if (message.size() > kMaxMessageBytes) message.resize(kMaxMessageBytes);
+  WriteAll(kReportFd, message);
+  return HelperExitCode(status.code());
+}
+
 // berthd waits for every helper it runs. If berthd dies, the call is void: nobody was told it
 // succeeded, and start-up reconciliation undoes it. So the helper must not go on, least of all a
 // template still writing a root filesystem while reconciliation removes it. With `whole_group` the
@@ -301,6 +481,7 @@ void DieWithDaemon(bool whole_group) {
 }
 
 int Main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "exec") return ExecMain(argc, argv);
   ::signal(SIGPIPE, SIG_IGN);  // finish the operation even if the daemon went away
   ::umask(022);
   UniqueFd report(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
@@ -331,6 +512,9 @@ int Main(int argc, char** argv) {
       case HelperOp::kDestroy:
         status = argc == 4 ? Destroy(lxc_path, name, output)
                            : absl::InvalidArgumentError("destroy takes no extra arguments");
+        break;
+      case HelperOp::kExec:
+        status = absl::InternalError("exec is handled before");
         break;
     }
   }

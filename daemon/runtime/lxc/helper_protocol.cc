@@ -15,12 +15,14 @@ std::string_view HelperOpName(HelperOp op) {
       return "start";
     case HelperOp::kDestroy:
       return "destroy";
+    case HelperOp::kExec:
+      return "exec";
   }
   return "unknown";
 }
 
 std::optional<HelperOp> ParseHelperOp(std::string_view name) {
-  for (HelperOp op : {HelperOp::kCreate, HelperOp::kStart, HelperOp::kDestroy}) {
+  for (HelperOp op : {HelperOp::kCreate, HelperOp::kStart, HelperOp::kDestroy, HelperOp::kExec}) {
     if (HelperOpName(op) == name) return op;
   }
   return std::nullopt;

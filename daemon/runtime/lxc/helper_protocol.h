@@ -6,12 +6,23 @@
 //   berth-lxc-helper create  <lxcpath> <name> <template-path> [template-args...]
 //   berth-lxc-helper start   <lxcpath> <name>
 //   berth-lxc-helper destroy <lxcpath> <name>
+//   berth-lxc-helper exec    <lxcpath> <name> [--tty] [--uid N] [--gid N] [--cwd DIR]
+//                            [--env K=V]... -- <argv...>
 // stdin is /dev/null; stdout and stderr are one pipe to the daemon; every other fd is closed.
 //
 // Result: the exit code carries an absl::StatusCode (HelperExitCode); stdout carries the message
 // (for a failure: what failed and the ERROR lines of the LXC logs). The daemon reads at most
 // kMaxHelperOutputBytes of it and does not wait for EOF (a container's monitor could inherit the
 // pipe), only for the helper process to exit.
+//
+// exec is different (see ExecProcess in berth/runtime/exec_process.h): fds 0-2 are the process's
+// stdio (pipes or a pty slave), fd 3 is the report pipe, fd 4 the control pipe. The helper attaches
+// (liblxc attach, never in the daemon) with the container's environment cleared to the --env
+// list, the process in a session of its own (with --tty, the pty its controlling terminal), then
+// forwards each int32 signal number read from fd 4 to the process group; EOF on fd 4 kills the
+// group (SIGKILL). When the process ends the helper writes "exit <code> <signal>\n" (code 128+N
+// for signal N; 127 when the command does not exist) to fd 3 and exits 0. Failures before the
+// process runs are reported like the other ops (exit code, message on fd 3).
 
 #include <optional>
 #include <string_view>
@@ -20,9 +31,9 @@
 
 namespace berth::runtime::lxc {
 
-enum class HelperOp { kCreate, kStart, kDestroy };
+enum class HelperOp { kCreate, kStart, kDestroy, kExec };
 
-std::string_view HelperOpName(HelperOp op);  // "create", "start", "destroy"
+std::string_view HelperOpName(HelperOp op);  // "create", "start", "destroy", "exec"
 std::optional<HelperOp> ParseHelperOp(std::string_view name);
 
 // The most the daemon reads of a helper's output; the helper keeps its message below it.

@@ -550,4 +550,29 @@ void LxcDriver::OnInitExit(const std::string& name) {
   }
 }
 
+absl::StatusOr<std::unique_ptr<ExecProcess>> LxcDriver::Exec(std::string_view name_view,
+                                                             const ExecSpec& spec) {
+  const std::string name(name_view);
+  if (absl::Status s = lxc::ValidateContainerName(name); !s.ok()) return s;
+  if (spec.argv.empty()) return absl::InvalidArgumentError("exec needs a command");
+  if (spec.cwd.empty() || spec.cwd.front() != '/') {
+    return absl::InvalidArgumentError("the working directory must be an absolute path");
+  }
+  std::vector<std::string> argv = {options_.helper_path, "exec", options_.lxc_path, name};
+  if (spec.tty) argv.push_back("--tty");
+  argv.insert(argv.end(), {"--uid", absl::StrCat(spec.uid), "--gid", absl::StrCat(spec.gid),
+                           "--cwd", spec.cwd});
+  for (const std::string& var : spec.env) {
+    if (var.find('=') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("bad environment entry \"", var, "\""));
+    }
+    argv.insert(argv.end(), {"--env", var});
+  }
+  argv.push_back("--");
+  argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
+  static const std::vector<std::string> kEnv = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"};
+  return ExecProcess::Spawn(ExecProcess::Protocol::kHelper, argv, kEnv, "/", spec.tty, spec.rows,
+                            spec.cols);
+}
+
 }  // namespace berth::runtime

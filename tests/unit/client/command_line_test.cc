@@ -220,6 +220,7 @@ TEST(CommandLineTest, HelpGoesToStdoutWithExitZero) {
   EXPECT_EQ(top.exit_code, kExitOk);
   EXPECT_THAT(top.out, HasSubstr("Usage: berth"));
   EXPECT_THAT(top.out, HasSubstr("launch"));
+  EXPECT_THAT(top.out, HasSubstr("exec NAME -- CMD"));
   EXPECT_THAT(top.err, IsEmpty());
 
   ParseResult stop = Parse({"stop", "--help"});

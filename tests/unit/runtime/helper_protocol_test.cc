@@ -31,7 +31,7 @@ TEST(HelperProtocolTest, ForeignExitCodesAreNotStatusCodes) {
 }
 
 TEST(HelperProtocolTest, OpNamesRoundTrip) {
-  for (HelperOp op : {HelperOp::kCreate, HelperOp::kStart, HelperOp::kDestroy}) {
+  for (HelperOp op : {HelperOp::kCreate, HelperOp::kStart, HelperOp::kDestroy, HelperOp::kExec}) {
     std::optional<HelperOp> parsed = ParseHelperOp(HelperOpName(op));
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(*parsed, op);

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "berth/api/exec_service.h"
 #include "berth/api/services.h"
 #include "berth/api/unix_listener.h"
 #include "grpcpp/server.h"
@@ -20,6 +21,8 @@ class Server {
  public:
   struct Options {
     UnixListener::Options listener;
+    // A listening socket to adopt (systemd socket activation) instead of binding listener.path.
+    int inherited_listen_fd = -1;
     DaemonFacts facts;
     int max_message_bytes = 16 * 1024 * 1024;
     int max_concurrent_streams = 128;
@@ -45,6 +48,7 @@ class Server {
   std::unique_ptr<ContainersService> containers_;
   std::unique_ptr<LifecycleService> lifecycle_;
   std::unique_ptr<SystemService> system_;
+  std::unique_ptr<ExecService> exec_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -43,11 +43,19 @@ class UnixListener {
   // Creates the socket's directory (0750) if needed, refuses a socket a live daemon answers on
   // (FAILED_PRECONDITION), replaces a stale one, binds and listens.
   static absl::StatusOr<std::unique_ptr<UnixListener>> Bind(const Options& options);
+  // Takes over `fd`, a socket someone else bound and listens on (systemd socket activation hands
+  // it over as SD_LISTEN_FDS_START). It must be a listening AF_UNIX stream socket, else
+  // INVALID_ARGUMENT (and `fd` is left alone). The listener then owns `fd`, but not the socket
+  // file: its owner set its mode and group and removes it, so Stop() does not unlink it.
+  // `options.path` is only used in logs (the bound path is read from the socket when it has one);
+  // `options.group` is ignored.
+  static absl::StatusOr<std::unique_ptr<UnixListener>> Adopt(int fd, Options options);
   ~UnixListener();
 
   // Starts the accept thread, which gives every connection to `server` (already started).
   void Serve(grpc::Server* server);
-  // Stops accepting and removes the socket file. Existing connections are gRPC's to close.
+  // Stops accepting and removes the socket file (unless adopted). Existing connections are gRPC's
+  // to close.
   void Stop();
 
   // Credentials of the peer gRPC calls `peer` ("fd:N"); nullopt when unknown.
@@ -56,7 +64,7 @@ class UnixListener {
   const std::string& path() const { return options_.path; }
 
  private:
-  UnixListener(Options options, int listen_fd, int stop_fd);
+  UnixListener(Options options, int listen_fd, int stop_fd, bool owns_path);
   void AcceptLoop(grpc::Server* server);
   int LiveConnections() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -68,6 +76,7 @@ class UnixListener {
   const Options options_;
   const int listen_fd_;
   const int stop_fd_;  // eventfd that wakes the accept loop to stop.
+  const bool owns_path_;  // Bound here (remove the file on Stop), not adopted.
   std::thread thread_;
   absl::Mutex mu_;
   std::map<int, Peer> peers_ ABSL_GUARDED_BY(mu_);  // fd -> who connected on it.

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,18 @@ struct ContainerCounts {
   uint32_t running = 0;
   uint32_t frozen = 0;
   uint32_t stopped = 0;
+};
+
+// What to run in a container (berth exec). Validated by ContainerManager::Exec.
+struct ExecParams {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;  // on top of PATH, HOME and (with tty) TERM
+  std::string cwd;                         // empty: "/"
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  bool tty = false;
+  uint32_t rows = 24;
+  uint32_t cols = 80;
 };
 
 inline constexpr absl::Duration kDefaultStopTimeout = absl::Seconds(30);
@@ -93,6 +106,14 @@ class ContainerManager {
   absl::StatusOr<ContainerView> Unfreeze(const std::string& name);
 
   absl::StatusOr<ContainerCounts> Counts();
+
+  // Starts a process in a running container and hands it over (the caller pumps its fds and
+  // waits for it; see runtime::ExecProcess). Does not hold the container's lock while the process
+  // runs. INVALID_ARGUMENT (empty or oversized argv, bad env name, relative cwd, NUL bytes, ids or
+  // window size out of range), NOT_FOUND, FAILED_PRECONDITION (not RUNNING, or mid-operation),
+  // INTERNAL (the runtime could not spawn). Implemented in exec.cc.
+  absl::StatusOr<std::unique_ptr<runtime::ExecProcess>> Exec(const std::string& name,
+                                                             const ExecParams& params);
 
   // Calls `done` exactly once: OK when the container is (or gets) into `state` (kStopped also
   // covers an init that exited), NOT_FOUND when it does not exist or is deleted, or the status

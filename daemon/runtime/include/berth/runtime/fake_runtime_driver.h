@@ -59,8 +59,16 @@ class FakeRuntimeDriver final : public RuntimeDriver {
   absl::StatusOr<LiveInfo> Inspect(std::string_view name) override;
   absl::StatusOr<std::vector<std::string>> ListNames() override;  // sorted
   void SetExitHandler(ExitHandler handler) override;
+  // Runs the command as a real process on the host (through /bin/sh, so a missing command exits
+  // 127), in spec.cwd with spec.env; uid/gid are recorded, not applied. NOT_FOUND,
+  // FAILED_PRECONDITION unless RUNNING.
+  absl::StatusOr<std::unique_ptr<ExecProcess>> Exec(std::string_view name,
+                                                    const ExecSpec& spec) override;
 
   // --- Test hooks ---
+
+  // The spec of the last Exec call that started a process, nullopt before the first.
+  std::optional<ExecSpec> LastExecSpec() const;
 
   // The next call of `op` returns `status` (non-OK) and changes nothing. Calls queue up: N
   // FailNext calls fail the next N calls of that op, in order. Checked before argument
@@ -127,6 +135,7 @@ class FakeRuntimeDriver final : public RuntimeDriver {
   std::array<int, kOpCount> waiting_ ABSL_GUARDED_BY(mu_) = {};  // calls blocked by a hold
   std::optional<std::pair<absl::Duration, bool>> last_stop_ ABSL_GUARDED_BY(mu_);
   pid_t next_pid_ ABSL_GUARDED_BY(mu_) = 1000;
+  std::optional<ExecSpec> last_exec_ ABSL_GUARDED_BY(mu_);
   ExitHandler exit_handler_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -105,6 +105,11 @@ class LxcDriver final : public RuntimeDriver {
   // logged and left out).
   absl::StatusOr<std::vector<std::string>> ListNames() override;
   void SetExitHandler(ExitHandler handler) override;
+  // Spawns `berth-lxc-helper exec` (liblxc attach in the helper) with the process's stdio; does
+  // not wait for it. INVALID_ARGUMENT (bad name, argv, env or cwd), INTERNAL when the spawn fails.
+  // A container that is missing or not running is reported by the helper, through Wait.
+  absl::StatusOr<std::unique_ptr<ExecProcess>> Exec(std::string_view name,
+                                                    const ExecSpec& spec) override;
 
   const LxcDriverOptions& options() const { return options_; }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "berth/runtime/exec_process.h"
 
 namespace berth::runtime {
 
@@ -91,6 +93,14 @@ class RuntimeDriver {
   // After Start or Inspect of a running container, the driver watches its init and calls the
   // handler when it exits.
   virtual void SetExitHandler(ExitHandler handler) = 0;
+
+  // Starts `spec` inside the running container `name` and returns at once with the process's
+  // fds (see ExecProcess: the caller owns it and pumps its fds from any one thread at a time).
+  // Never forks the daemon inside liblxc: LxcDriver spawns berth-lxc-helper exec, which attaches.
+  // The exit (including "command not found" = 127) comes from ExecProcess::Wait. Errors here:
+  // INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION (not running), INTERNAL (spawn failed).
+  virtual absl::StatusOr<std::unique_ptr<ExecProcess>> Exec(std::string_view name,
+                                                            const ExecSpec& spec) = 0;
 };
 
 }  // namespace berth::runtime
