@@ -284,6 +284,9 @@ struct BadFile {
   std::function<std::string(const std::string& valid)> bytes;
 };
 
+// Names the case in test listings (gtest would otherwise print the struct's raw bytes).
+void PrintTo(const BadFile& file, std::ostream* os) { *os << file.name; }
+
 class BadFileTest : public SqliteStoreTest, public ::testing::WithParamInterface<BadFile> {};
 
 TEST_P(BadFileTest, IsRefusedAsNotAValidBerthDatabaseWithoutTouchingTheFile) {
