@@ -18,6 +18,8 @@ def test_launch_list_info_version(berthd):
     state, pid = berthd.lxc_state("web")
     assert state == "RUNNING" and pid > 0
     assert berthd.db_rows() == {"web": 0}
+    for f in ("berth.db", "berth.db-wal"):  # Definitions are root's alone.
+        assert os.stat(os.path.join(berthd.state_dir, f)).st_mode & 0o777 == 0o600
 
     table = berthd.ok("list").out.splitlines()
     assert re.split(r"\s+", table[0].strip()) == ["NAME", "STATE", "PID", "IPV4", "CREATED"]
