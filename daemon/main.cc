@@ -152,7 +152,9 @@ int Run(int argc, char** argv) {
   core::EventBus events(&clock);
   core::ContainerManager manager(store->get(), driver->get(), &clock, &events);
   (*driver)->SetExitHandler([&manager](const std::string& name) { manager.OnContainerExit(name); });
-  core::ThreadPoolExecutor executor(kExecutorThreads, kMaxQueuedOperations);
+  // Paused until reconciliation is done: calls that arrive meanwhile wait instead of seeing
+  // half-reconciled state.
+  core::ThreadPoolExecutor executor(kExecutorThreads, kMaxQueuedOperations, /*paused=*/true);
 
   api::Server::Options options;
   options.listener.path = config.socket_path;
@@ -188,6 +190,7 @@ int Run(int argc, char** argv) {
     return Fail(absl::Status(s.code(), absl::StrCat("start-up reconciliation failed: ",
                                                     s.message())));
   }
+  executor.Resume();
   (*server)->SetServing(true);
   auto counts = manager.Counts();
   spdlog::info("berthd ready on \"{}\"", config.socket_path);

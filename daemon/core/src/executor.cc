@@ -4,8 +4,8 @@
 
 namespace berth::core {
 
-ThreadPoolExecutor::ThreadPoolExecutor(size_t threads, size_t max_queued)
-    : max_queued_(max_queued) {
+ThreadPoolExecutor::ThreadPoolExecutor(size_t threads, size_t max_queued, bool paused)
+    : max_queued_(max_queued), paused_(paused) {
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
@@ -22,10 +22,16 @@ absl::Status ThreadPoolExecutor::Post(Task task) {
   return absl::OkStatus();
 }
 
+void ThreadPoolExecutor::Resume() {
+  absl::MutexLock lock(&mu_);
+  paused_ = false;
+}
+
 void ThreadPoolExecutor::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    paused_ = false;  // What was accepted still runs.
   }
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
@@ -40,7 +46,7 @@ void ThreadPoolExecutor::Run() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](ThreadPoolExecutor* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return self->stopping_ || !self->queue_.empty();
+            return self->stopping_ || (!self->paused_ && !self->queue_.empty());
           },
           this));
       if (queue_.empty()) return;  // Stopping and drained.

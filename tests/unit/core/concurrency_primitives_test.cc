@@ -79,6 +79,23 @@ TEST(ThreadPoolExecutor, RefusesWorkBeyondItsQueueBound) {
   release.Notify();
 }
 
+TEST(ThreadPoolExecutor, APausedPoolTakesTasksAndRunsThemOnResume) {
+  ThreadPoolExecutor executor(2, 10, /*paused=*/true);
+  absl::Notification ran;
+  ASSERT_TRUE(executor.Post([&] { ran.Notify(); }).ok());
+  EXPECT_FALSE(ran.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
+  executor.Resume();
+  EXPECT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(10)));
+}
+
+TEST(ThreadPoolExecutor, ShutdownOfAPausedPoolRunsWhatItAccepted) {
+  std::atomic<int> ran{0};
+  ThreadPoolExecutor executor(2, 10, /*paused=*/true);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(executor.Post([&] { ++ran; }).ok());
+  executor.Shutdown();
+  EXPECT_EQ(ran.load(), 5);
+}
+
 TEST(EventBus, NumbersEventsAndDeliversToSubscribersUntilUnsubscribed) {
   FakeClock clock;
   EventBus bus(&clock);

@@ -38,12 +38,17 @@ class InlineExecutor final : public Executor {
 // serialized by the ContainerManager's per-container lock, not by the pool: a thread may wait on that
 // lock while another thread finishes the same container's previous operation, which always
 // progresses, so the pool cannot deadlock.
+//
+// A pool made `paused` takes tasks but runs none until Resume(): berthd accepts calls while it
+// reconciles at start-up (a socket-activated first call must not fail), and runs them after.
 class ThreadPoolExecutor final : public Executor {
  public:
-  ThreadPoolExecutor(size_t threads, size_t max_queued);
+  ThreadPoolExecutor(size_t threads, size_t max_queued, bool paused = false);
   ~ThreadPoolExecutor() override;  // Runs what is queued, then joins.
 
   absl::Status Post(Task task) override;
+  // Starts running tasks (no-op unless made paused). Thread-safe.
+  void Resume();
   // Stops taking tasks, runs the queued ones and joins the threads. Idempotent.
   void Shutdown();
 
@@ -54,6 +59,7 @@ class ThreadPoolExecutor final : public Executor {
   absl::Mutex mu_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);  // Tasks not yet started.
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_;  // Written only by the constructor and Shutdown.
 };
 
