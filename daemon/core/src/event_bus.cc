@@ -18,6 +18,8 @@ void EventBus::Unsubscribe(uint64_t subscription) {
 }
 
 Event EventBus::Publish(Event event) {
+  // Held from numbering to the last handler, so every subscriber sees events in id order.
+  absl::MutexLock in_order(&deliver_mu_);
   std::vector<std::shared_ptr<Handler>> handlers;
   {
     absl::MutexLock lock(&mu_);

@@ -112,5 +112,25 @@ TEST(EventBus, NumbersEventsAndDeliversToSubscribersUntilUnsubscribed) {
   EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
 }
 
+TEST(EventBus, SubscribersSeeEventsInIdOrderWhateverThreadPublishes) {
+  FakeClock clock;
+  EventBus bus(&clock);
+  absl::Mutex mu;
+  std::vector<uint64_t> seen;
+  bus.Subscribe([&](const Event& e) {
+    absl::MutexLock lock(&mu);
+    seen.push_back(e.id);
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) bus.Publish(Event{});
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(seen.size(), 4000u);
+  for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], i + 1);
+}
+
 }  // namespace
 }  // namespace berth::core

@@ -37,10 +37,11 @@ struct Event {
 
 // In-process publish/subscribe of container events.
 //
-// Publish may be called from any thread. Handlers run on the publishing thread, after the bus's
-// lock is released, in subscription order; they must be quick and must not block (post real work to
-// an executor). A handler may unsubscribe itself or others; one unsubscribed during a publish may
-// still see that one event.
+// Publish may be called from any thread. Events are numbered and delivered one at a time, so
+// every subscriber sees them in id order. Handlers run on the publishing thread, outside the lock
+// that guards subscriptions: they may subscribe or unsubscribe (one unsubscribed during a publish
+// may still see that event), but must be quick, must not block (post real work to an executor)
+// and must not publish.
 class EventBus {
  public:
   using Handler = std::function<void(const Event&)>;
@@ -54,6 +55,7 @@ class EventBus {
 
  private:
   Clock* const clock_;
+  absl::Mutex deliver_mu_;  // Serializes Publish: numbering and delivery of one event at a time.
   absl::Mutex mu_;
   uint64_t next_event_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_subscription_ ABSL_GUARDED_BY(mu_) = 1;
