@@ -6,10 +6,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "berth/api/converters.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "berth/core/logging.h"
@@ -25,18 +28,26 @@ using berth::v1::ExecResponse;
 constexpr size_t kChunkBytes = 256 * 1024;
 constexpr absl::Duration kHangupGrace = absl::Seconds(2);
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
+// A stream refused before it starts: finishes at once with `status`.
+class RefusedSession final : public grpc::ServerBidiReactor<ExecRequest, ExecResponse> {
+ public:
+  explicit RefusedSession(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
 
 class ExecSession final : public grpc::ServerBidiReactor<ExecRequest, ExecResponse> {
  public:
-  ExecSession(ServiceDeps deps, grpc::CallbackServerContext* ctx)
-      : deps_(deps), ctx_(ctx), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  // `sessions` counts the open sessions; this one is already counted and uncounts itself.
+  ExecSession(ServiceDeps deps, grpc::CallbackServerContext* ctx, std::atomic<int>* sessions)
+      : deps_(deps),
+        ctx_(ctx),
+        sessions_(sessions),
+        wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     StartRead(&request_);
   }
   ~ExecSession() override {
     if (wake_fd_ >= 0) ::close(wake_fd_);
+    sessions_->fetch_sub(1);
   }
 
   void OnReadDone(bool ok) override {
@@ -91,6 +102,7 @@ class ExecSession final : public grpc::ServerBidiReactor<ExecRequest, ExecRespon
 
   const ServiceDeps deps_;
   grpc::CallbackServerContext* const ctx_;
+  std::atomic<int>* const sessions_;
   const int wake_fd_;
   bool pump_started_ = false;  // only touched by the first OnReadDone
   std::thread pump_;
@@ -296,7 +308,14 @@ void ExecSession::Pump(berth::v1::ExecStart start) {
 
 grpc::ServerBidiReactor<ExecRequest, ExecResponse>* ExecService::Exec(
     grpc::CallbackServerContext* ctx) {
-  return new ExecSession(deps_, ctx);
+  // Each session holds a thread and a helper process: bound them, whatever clients ask for.
+  if (sessions_.fetch_add(1) >= kMaxSessions) {
+    sessions_.fetch_sub(1);
+    return new RefusedSession(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat(kMaxSessions, " exec sessions are open already; retry when some end")));
+  }
+  return new ExecSession(deps_, ctx, &sessions_);
 }
 
 }  // namespace berth::api

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+
 #include "berth/api/services.h"
 #include "berth/v1/exec.grpc.pb.h"
 
@@ -18,6 +20,9 @@ namespace berth::api {
 // client that cannot be written to gets its process group SIGHUP, then SIGKILL after 2 s.
 class ExecService final : public berth::v1::Exec::CallbackService {
  public:
+  // At most this many sessions at once; more are RESOURCE_EXHAUSTED.
+  static constexpr int kMaxSessions = 256;
+
   explicit ExecService(ServiceDeps deps) : deps_(deps) {}
 
   grpc::ServerBidiReactor<berth::v1::ExecRequest, berth::v1::ExecResponse>* Exec(
@@ -25,6 +30,7 @@ class ExecService final : public berth::v1::Exec::CallbackService {
 
  private:
   ServiceDeps deps_;
+  std::atomic<int> sessions_{0};  // Open sessions, counted by ExecSession's life.
 };
 
 }  // namespace berth::api
