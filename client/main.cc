@@ -11,6 +11,7 @@
 
 #include "berth/client/exec_command.h"
 #include "berth/client/exit_codes.h"
+#include "berth/client/file_command.h"
 #include "berth/client/runner.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,10 @@ int main(int argc, char** argv) {
     const std::vector<std::string> args(argv + 1, argv + argc);
     // exec and shell stream stdio through their own loop (client/src/exec_command.cc).
     if (std::optional<int> code = berth::client::RunExecCommandLine(args, env); code.has_value()) {
+      return *code;
+    }
+    // file push/pull stream file bytes (client/src/file_command.cc).
+    if (std::optional<int> code = berth::client::RunFileCommandLine(args, env); code.has_value()) {
       return *code;
     }
     const berth::client::Console console{std::cout, std::cerr, absl::LocalTimeZone()};

@@ -24,6 +24,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   server->lifecycle_ = std::make_unique<LifecycleService>(deps);
   server->system_ = std::make_unique<SystemService>(deps, options.facts);
   server->exec_ = std::make_unique<ExecService>(deps);
+  server->files_ = std::make_unique<FilesService>(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -33,6 +34,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   builder.RegisterService(server->lifecycle_.get());
   builder.RegisterService(server->system_.get());
   builder.RegisterService(server->exec_.get());
+  builder.RegisterService(server->files_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

@@ -341,4 +341,8 @@ std::optional<std::pair<absl::Duration, bool>> FakeRuntimeDriver::LastStopArgs()
   return last_stop_;
 }
 
+absl::StatusOr<std::string> FakeRuntimeDriver::RootfsPath(std::string_view /*name*/) {
+  return absl::UnimplementedError("the fake runtime has no root filesystems");
+}
+
 }  // namespace berth::runtime

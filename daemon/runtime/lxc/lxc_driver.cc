@@ -575,4 +575,9 @@ absl::StatusOr<std::unique_ptr<ExecProcess>> LxcDriver::Exec(std::string_view na
                             spec.cols);
 }
 
+absl::StatusOr<std::string> LxcDriver::RootfsPath(std::string_view name) {
+  if (absl::Status s = lxc::ValidateContainerName(name); !s.ok()) return s;
+  return absl::StrCat(options_.lxc_path, "/", ToAbsl(name), "/rootfs");
+}
+
 }  // namespace berth::runtime

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "berth/api/exec_service.h"
+#include "berth/api/files_service.h"
 #include "berth/api/services.h"
 #include "berth/api/unix_listener.h"
 #include "grpcpp/server.h"
@@ -49,6 +50,7 @@ class Server {
   std::unique_ptr<LifecycleService> lifecycle_;
   std::unique_ptr<SystemService> system_;
   std::unique_ptr<ExecService> exec_;
+  std::unique_ptr<FilesService> files_;
   std::unique_ptr<grpc::Server> server_;
 };
 

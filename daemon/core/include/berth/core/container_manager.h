@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "berth/core/clock.h"
 #include "berth/core/event_bus.h"
+#include "berth/core/files.h"
 #include "berth/core/keyed_mutex.h"
 #include "berth/runtime/runtime_driver.h"
 #include "berth/storage/container_store.h"
@@ -114,6 +115,13 @@ class ContainerManager {
   // INTERNAL (the runtime could not spawn). Implemented in exec.cc.
   absl::StatusOr<std::unique_ptr<runtime::ExecProcess>> Exec(const std::string& name,
                                                              const ExecParams& params);
+
+  // A directory fd (O_PATH) of the container's root for berth file push/pull (see files.h): a
+  // running or frozen container's is its init's /proc/<pid>/root (its own mount namespace view),
+  // a stopped one's the runtime's rootfs directory. NOT_FOUND, INVALID_ARGUMENT (bad name),
+  // FAILED_PRECONDITION (starting/stopping, or no rootfs), UNAVAILABLE (changed state meanwhile).
+  // Implemented in files.cc.
+  absl::StatusOr<FileFd> OpenRoot(const std::string& name);
 
   // Calls `done` exactly once: OK when the container is (or gets) into `state` (kStopped also
   // covers an init that exited), NOT_FOUND when it does not exist or is deleted, or the status

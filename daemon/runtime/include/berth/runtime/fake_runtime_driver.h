@@ -64,6 +64,8 @@ class FakeRuntimeDriver final : public RuntimeDriver {
   // FAILED_PRECONDITION unless RUNNING.
   absl::StatusOr<std::unique_ptr<ExecProcess>> Exec(std::string_view name,
                                                     const ExecSpec& spec) override;
+  // UNIMPLEMENTED: the fake has no root filesystems.
+  absl::StatusOr<std::string> RootfsPath(std::string_view name) override;
 
   // --- Test hooks ---
 

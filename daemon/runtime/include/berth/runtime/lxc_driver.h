@@ -110,6 +110,8 @@ class LxcDriver final : public RuntimeDriver {
   // A container that is missing or not running is reported by the helper, through Wait.
   absl::StatusOr<std::unique_ptr<ExecProcess>> Exec(std::string_view name,
                                                     const ExecSpec& spec) override;
+  // <lxc_path>/<name>/rootfs (the directory-backed rootfs berth creates).
+  absl::StatusOr<std::string> RootfsPath(std::string_view name) override;
 
   const LxcDriverOptions& options() const { return options_; }
 

@@ -101,6 +101,12 @@ class RuntimeDriver {
   // INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION (not running), INTERNAL (spawn failed).
   virtual absl::StatusOr<std::unique_ptr<ExecProcess>> Exec(std::string_view name,
                                                             const ExecSpec& spec) = 0;
+
+  // The host path of the container's root filesystem directory as it is when the container is
+  // stopped (berth file push/pull on a stopped container open it as the root to resolve in; a
+  // running one is reached through /proc/<init_pid>/root instead). Does not check that it exists.
+  // Errors: INVALID_ARGUMENT (bad name), UNIMPLEMENTED (a runtime without one, e.g. the fake).
+  virtual absl::StatusOr<std::string> RootfsPath(std::string_view name) = 0;
 };
 
 }  // namespace berth::runtime

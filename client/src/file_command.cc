@@ -1,0 +1,247 @@
+#include "berth/client/file_command.h"
+
+#include <absl/strings/numbers.h>
+#include <absl/strings/str_cat.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "berth/client/errors.h"
+#include "berth/client/exit_codes.h"
+#include "berth/v1/files.grpc.pb.h"
+
+namespace berth::client {
+namespace {
+
+constexpr size_t kChunk = 1024 * 1024;
+
+constexpr char kFileUsage[] =
+    "usage: berth file push LOCAL NAME/PATH [--mode MODE] [--uid N] [--gid N]\n"
+    "       berth file pull NAME/PATH LOCAL\n"
+    "Copies one regular file into or out of container NAME (running or stopped). PATH is\n"
+    "resolved inside the container's root: '..' and symlinks never leave it. push: MODE is\n"
+    "octal (default: the local file's), owner uid/gid 0 unless given; the file appears whole or\n"
+    "not at all. pull: LOCAL may be a directory (the base name is kept) or - for stdout.\n";
+
+struct FileArgs {
+  std::string socket;
+  bool debug = false;
+  std::string verb;
+  std::vector<std::string> positional;
+  std::optional<uint32_t> mode;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+int UsageError(const std::string& what) {
+  std::cerr << "berth: " << what << "; run 'berth file --help' for usage\n";
+  return kExitUsage;
+}
+
+int LocalError(const std::string& what) {
+  std::cerr << "berth: " << what << ": " << std::strerror(errno) << "\n";
+  return kExitFailure;
+}
+
+// NAME/PATH -> (NAME, /PATH).
+bool SplitRemote(const std::string& remote, std::string& name, std::string& path) {
+  const size_t slash = remote.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= remote.size()) return false;
+  name = remote.substr(0, slash);
+  path = remote.substr(slash);
+  return true;
+}
+
+int ReportStatus(const grpc::Status& status, const FileArgs& a, const char* rpc) {
+  ErrorContext context;
+  context.socket_path = a.socket;
+  context.rpc_name = rpc;
+  context.reached_daemon = status.error_code() != grpc::StatusCode::UNAVAILABLE;
+  std::cerr << ErrorReport(status, context, a.debug);
+  return ExitCodeForStatus(status.error_code());
+}
+
+int Push(const FileArgs& a, v1::Files::Stub& stub) {
+  std::string name, path;
+  if (!SplitRemote(a.positional[1], name, path)) {
+    return UsageError("the target must be NAME/PATH, e.g. web/etc/motd");
+  }
+  const int fd = ::open(a.positional[0].c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return LocalError(absl::StrCat("cannot open ", a.positional[0]));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    std::cerr << "berth: " << a.positional[0] << " is not a regular file\n";
+    return kExitFailure;
+  }
+  grpc::ClientContext ctx;
+  v1::PushFileResponse response;
+  auto stream = stub.PushFile(&ctx, &response);
+  v1::PushFileRequest req;
+  auto* start = req.mutable_start();
+  start->set_container(name);
+  start->set_path(path);
+  start->set_mode(a.mode.value_or(st.st_mode & 07777));
+  start->set_uid(a.uid);
+  start->set_gid(a.gid);
+  bool sending = stream->Write(req);
+  std::string buf(kChunk, '\0');
+  int local_failed = 0;
+  while (sending) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      local_failed = LocalError(absl::StrCat("reading ", a.positional[0]));
+      ctx.TryCancel();  // the daemon then removes what it wrote
+      break;
+    }
+    if (n == 0) break;
+    req.Clear();
+    req.set_data(buf.data(), static_cast<size_t>(n));
+    sending = stream->Write(req);
+  }
+  ::close(fd);
+  if (!local_failed) stream->WritesDone();
+  const grpc::Status status = stream->Finish();
+  if (local_failed) return local_failed;
+  if (!status.ok()) return ReportStatus(status, a, "PushFile");
+  return kExitOk;
+}
+
+int Pull(const FileArgs& a, v1::Files::Stub& stub) {
+  std::string name, path;
+  if (!SplitRemote(a.positional[0], name, path)) {
+    return UsageError("the source must be NAME/PATH, e.g. web/etc/hostname");
+  }
+  std::string local = a.positional[1];
+  const bool to_stdout = local == "-";
+  struct stat st;
+  if (!to_stdout && ::stat(local.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    local = absl::StrCat(local, "/", path.substr(path.rfind('/') + 1));
+  }
+  const std::string temp = absl::StrCat(local, ".berth-pull-", ::getpid());
+
+  grpc::ClientContext ctx;
+  v1::PullFileRequest request;
+  request.set_container(name);
+  request.set_path(path);
+  auto stream = stub.PullFile(&ctx, request);
+  v1::PullFileResponse response;
+  int out = to_stdout ? STDOUT_FILENO : -1;
+  int local_failed = 0;
+  while (stream->Read(&response)) {
+    if (response.has_info()) {
+      if (!to_stdout) {
+        out = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                     response.info().mode() & 0777);
+        if (out < 0) {
+          local_failed = LocalError(absl::StrCat("cannot create ", local));
+          ctx.TryCancel();
+          break;
+        }
+        (void)::fchmod(out, response.info().mode() & 0777);
+      }
+      continue;
+    }
+    const std::string& data = response.data();
+    size_t done = 0;
+    while (out >= 0 && done < data.size()) {
+      const ssize_t n = ::write(out, data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    if (done < data.size()) {
+      local_failed = LocalError(absl::StrCat("writing ", to_stdout ? "stdout" : local));
+      ctx.TryCancel();
+      break;
+    }
+  }
+  const grpc::Status status = stream->Finish();
+  if (!to_stdout && out >= 0) {
+    if (::close(out) != 0 && !local_failed) local_failed = LocalError("closing " + local);
+    if (status.ok() && !local_failed && ::rename(temp.c_str(), local.c_str()) != 0) {
+      local_failed = LocalError(absl::StrCat("cannot rename into ", local));
+    }
+    if (!status.ok() || local_failed) ::unlink(temp.c_str());
+  }
+  if (local_failed) return local_failed;
+  if (!status.ok()) return ReportStatus(status, a, "PullFile");
+  return kExitOk;
+}
+
+}  // namespace
+
+std::optional<int> RunFileCommandLine(const std::vector<std::string>& args,
+                                      const Environment& env) {
+  FileArgs a;
+  size_t index = 0;
+  while (index < args.size()) {
+    if (args[index] == "--socket" && index + 1 < args.size()) {
+      a.socket = args[index + 1];
+      index += 2;
+    } else if (args[index] == "--debug") {
+      a.debug = true;
+      ++index;
+    } else {
+      break;
+    }
+  }
+  if (index >= args.size() || args[index] != "file") return std::nullopt;
+  for (size_t i = index + 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto number = [&](int base, uint32_t& out) {
+      if (i + 1 >= args.size()) return false;
+      const std::string& v = args[++i];
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long n = std::strtoul(v.c_str(), &end, base);
+      if (v.empty() || *end != '\0' || errno != 0 || n > 0xffffffffUL) return false;
+      out = static_cast<uint32_t>(n);
+      return true;
+    };
+    uint32_t v = 0;
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kFileUsage;
+      return kExitOk;
+    } else if (arg == "--socket") {
+      if (i + 1 >= args.size()) return UsageError("--socket needs a path");
+      a.socket = args[++i];
+    } else if (arg == "--debug") {
+      a.debug = true;
+    } else if (arg == "--mode") {
+      if (!number(8, v) || v > 07777) return UsageError("--mode needs octal permission bits");
+      a.mode = v;
+    } else if (arg == "--uid") {
+      if (!number(10, a.uid)) return UsageError("--uid needs a number");
+    } else if (arg == "--gid") {
+      if (!number(10, a.gid)) return UsageError("--gid needs a number");
+    } else if (a.verb.empty()) {
+      a.verb = arg;
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return UsageError(absl::StrCat("unknown option ", arg));
+    } else {
+      a.positional.push_back(arg);
+    }
+  }
+  if (a.verb != "push" && a.verb != "pull") return UsageError("berth file needs push or pull");
+  if (a.positional.size() != 2) {
+    return UsageError(a.verb == "push" ? "berth file push needs LOCAL and NAME/PATH"
+                                       : "berth file pull needs NAME/PATH and LOCAL");
+  }
+  if (a.verb == "pull" && a.mode.has_value()) return UsageError("--mode is for push only");
+  if (a.socket.empty()) a.socket = env.berth_socket.value_or(kDefaultSocketPath);
+  ::signal(SIGPIPE, SIG_IGN);
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("unix:", a.socket), grpc::InsecureChannelCredentials());
+  auto stub = v1::Files::NewStub(channel);
+  return a.verb == "push" ? Push(a, *stub) : Pull(a, *stub);
+}
+
+}  // namespace berth::client
