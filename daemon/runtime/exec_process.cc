@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "spawn_attributes.h"
 
 namespace berth::runtime {
 namespace {
@@ -149,16 +150,8 @@ absl::StatusOr<std::unique_ptr<ExecProcess>> ExecProcess::Spawn(
   posix_spawn_file_actions_addclosefrom_np(&actions, keep_from);
 
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
+  InitChildSpawnAttributes(&attr);
   absl::Cleanup destroy_attr = [&attr] { posix_spawnattr_destroy(&attr); };
-  sigset_t empty_mask;
-  sigemptyset(&empty_mask);
-  sigset_t all_signals;
-  sigfillset(&all_signals);
-  posix_spawnattr_setsigmask(&attr, &empty_mask);
-  posix_spawnattr_setsigdefault(&attr, &all_signals);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 
   std::vector<std::string> argv_storage = program_argv;
   std::vector<char*> argv;
@@ -306,6 +299,18 @@ absl::StatusOr<ExecExit> ExecProcess::Wait() {
   }
   return absl::InternalError(absl::StrCat("berth-lxc-helper exec exited with unexpected code ",
                                           code, ": ", absl::StripAsciiWhitespace(report)));
+}
+
+void InitChildSpawnAttributes(posix_spawnattr_t* attr) {
+  posix_spawnattr_init(attr);
+  sigset_t empty_mask;
+  sigemptyset(&empty_mask);
+  sigset_t all_signals;
+  sigfillset(&all_signals);
+  posix_spawnattr_setsigmask(attr, &empty_mask);
+  posix_spawnattr_setsigdefault(attr, &all_signals);
+  posix_spawnattr_setflags(attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 }
 
 }  // namespace berth::runtime

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "lxc/fs_util.h"
 #include "lxc/string_views.h"
+#include "spawn_attributes.h"
 
 namespace berth::runtime::lxc {
 namespace {
@@ -89,18 +90,8 @@ absl::Status RunHelper(const std::string& helper_path, HelperOp op,
   posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
 
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
+  InitChildSpawnAttributes(&attr);
   absl::Cleanup destroy_attr = [&attr] { posix_spawnattr_destroy(&attr); };
-  sigset_t empty_mask;
-  sigemptyset(&empty_mask);
-  sigset_t all_signals;
-  sigfillset(&all_signals);
-  posix_spawnattr_setsigmask(&attr, &empty_mask);
-  posix_spawnattr_setsigdefault(&attr, &all_signals);
-  // A session of its own: a Ctrl-C at a foreground daemon's terminal must not reach the helper
-  // (or, through it, a container being started).
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 
   pid_t pid = 0;
   const int spawn_error = ::posix_spawn(&pid, helper_path.c_str(), &actions, &attr, argv.data(),
