@@ -23,6 +23,12 @@ enum class EventType {
   kUnfrozen,
   kRenamed,  // `container` is the new name, `detail` the old one.
   kDeleted,
+  kConfigChanged,     // The stored config changed; `detail` names the keys.
+  kRestarting,        // The restart policy is restarting the container; `detail` says why.
+  kRestartGivenUp,    // restart.max reached: the container stays stopped; `detail` says why.
+  kOperation,         // A step of a long operation (create, stop, delete); `detail` names it.
+  kDaemonStarted,     // berthd is up (no container).
+  kDaemonReconciled,  // berthd has reconciled the store with the runtime (no container).
 };
 
 struct Event {
@@ -33,6 +39,8 @@ struct Event {
   // The live state the container is in after the event, when it has one (not for kDeleted).
   std::optional<runtime::LiveState> state;
   std::string detail;
+  // kExited: the init's exit code (128+N for a signal) when the runtime reported one.
+  std::optional<int> exit_code;
 };
 
 // In-process publish/subscribe of container events.
