@@ -129,7 +129,7 @@ class Daemon:
     def lxc_state(self, name):
         """(state, init pid) as lxc-info reports them; (None, None) when LXC has no such container."""
         r = subprocess.run(["lxc-info", "-P", self.lxc_path, "-n", name, "-s", "-p"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             return None, None
         fields = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line)
@@ -140,7 +140,7 @@ class Daemon:
         if not os.path.isdir(self.lxc_path):
             return set()
         r = subprocess.run(["lxc-ls", "-P", self.lxc_path, "-1"], capture_output=True, text=True,
-                           check=True)
+                           check=True, timeout=30)
         return set(r.stdout.split())
 
     def db_rows(self):
@@ -155,9 +155,9 @@ class Daemon:
     def cleanup_containers(self):
         for name in self.lxc_names():
             subprocess.run(["lxc-stop", "-P", self.lxc_path, "-n", name, "-k"],
-                           capture_output=True)
+                           capture_output=True, timeout=60)
             subprocess.run(["lxc-destroy", "-P", self.lxc_path, "-n", name],
-                           capture_output=True)
+                           capture_output=True, timeout=60)
 
 
 @pytest.fixture
@@ -167,11 +167,23 @@ def daemon_root():
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so fixtures can tell whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
 @pytest.fixture
-def berthd(daemon_root):
+def berthd(request, daemon_root):
     d = Daemon(daemon_root)
     d.start()
     yield d
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and os.path.exists(d.log_path):
+        # CI keeps only what the run printed: berthd's own account of the failure goes with it.
+        print(f"\n--- last lines of berthd's log ({d.log_path}) ---\n" + d.log()[-8000:])
     if d.proc and d.proc.poll() is None:
         d.stop(signal.SIGKILL)
     d.cleanup_containers()
