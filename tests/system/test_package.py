@@ -26,6 +26,8 @@ from conftest import BERTH, BERTHD, BIN_DIR, SOURCE_DIR, wait_for
 DEB_DIR = os.path.abspath(os.path.join(BIN_DIR, "..", "deb"))
 TEST_ROOT = "/var/cache/berth-test-root/bookworm"
 APT_ARCHIVES = "/var/cache/berth-test-root/archives"
+# The fixtures build the package and a Debian root (the first time): minutes, not seconds.
+pytestmark = pytest.mark.timeout(2100)
 
 
 def run(*cmd, check=True, **kw):
@@ -252,3 +254,75 @@ def test_socket_activation_readiness_and_stopping(daemon_root):
             proc.wait()
         log.close()
         notify.close()
+
+
+def test_upgrade_restarts_berthd_and_no_container_stops(deb, root, daemon_root):
+    """An upgrade as systemd performs it: the maintainer scripts never stop berthd before the
+    upgrade and restart it after (dh_installsystemd --restart-after-upgrade); with KillMode=process
+    that restart is a SIGTERM to berthd alone. The installed berthd (run from the root on this
+    host's liblxc) keeps a container through the upgrade and the restart onto the new binary."""
+    shutil.copy(deb, root + "/tmp/")
+    chroot(root, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
+           "/tmp/" + os.path.basename(deb))
+    with open(root + "/var/lib/dpkg/info/berth.prerm") as f:
+        prerm = f.read()
+    with open(root + "/var/lib/dpkg/info/berth.postinst") as f:
+        postinst = f.read()
+    lines = prerm.splitlines()
+    stops = [i for i, line in enumerate(lines) if "deb-systemd-invoke stop" in line]
+    assert stops, prerm
+    for i in stops:  # Only a removal stops berthd, never an upgrade.
+        assert '"$1" = remove' in lines[i - 1], prerm
+    assert "_dh_action=restart" in postinst and "berthd.service" in postinst, postinst
+
+    berthd_bin = root + "/usr/sbin/berthd"
+    berth_bin = root + "/usr/bin/berth"
+    sock = os.path.join(daemon_root, "berth.sock")
+    state = os.path.join(daemon_root, "state")
+    log = open(os.path.join(daemon_root, "berthd.log"), "ab")
+
+    def start_installed_berthd():
+        proc = subprocess.Popen(
+            [berthd_bin, "--socket", sock, "--state-dir", state,
+             "--helper", root + "/usr/libexec/berth/berth-lxc-helper"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: run(berth_bin, "--socket", sock, "list", check=False,
+                             timeout=30).returncode == 0 or proc.poll() is not None,
+                 what="the installed berthd to serve")
+        assert proc.poll() is None, "the installed berthd exited"
+        return proc
+
+    def listing():
+        out = run(berth_bin, "--socket", sock, "list", "--format", "json", timeout=30).stdout
+        return {c["name"]: (c["status"]["state"], c["status"]["init_pid"]) for c in json.loads(out)}
+
+    proc = start_installed_berthd()
+    try:
+        run(berth_bin, "--socket", sock, "launch", "web", "--template", "busybox", timeout=120)
+        before = listing()
+        assert before["web"][0] == "RUNNING"
+
+        newer = repack_with_version(deb, "0.1.0+upgrade2", root + "/tmp")
+        chroot(root, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
+               "/tmp/" + os.path.basename(newer))
+        # dpkg replaced the binary under the running daemon; the container did not notice.
+        assert os.readlink(f"/proc/{proc.pid}/exe").endswith("(deleted)")
+        assert listing() == before
+
+        proc.send_signal(signal.SIGTERM)  # systemd's restart with KillMode=process
+        assert proc.wait(timeout=60) == 0
+        proc = start_installed_berthd()
+        assert not os.readlink(f"/proc/{proc.pid}/exe").endswith("(deleted)")
+        assert listing() == before
+        pid = before["web"][1]
+        with open(f"/proc/{pid}/comm") as f:
+            assert f.read().strip() == "init"
+    finally:
+        subprocess.run(["lxc-stop", "-P", state + "/containers", "-n", "web", "-k"],
+                       capture_output=True, timeout=60)
+        subprocess.run(["lxc-destroy", "-P", state + "/containers", "-n", "web"],
+                       capture_output=True, timeout=60)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        log.close()
