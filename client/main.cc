@@ -12,6 +12,7 @@
 #include "berth/client/exec_command.h"
 #include "berth/client/exit_codes.h"
 #include "berth/client/file_command.h"
+#include "berth/client/monitor_command.h"
 #include "berth/client/runner.h"
 
 int main(int argc, char** argv) {
@@ -27,6 +28,11 @@ int main(int argc, char** argv) {
     }
     // file push/pull stream file bytes (client/src/file_command.cc).
     if (std::optional<int> code = berth::client::RunFileCommandLine(args, env); code.has_value()) {
+      return *code;
+    }
+    // monitor prints events as they come until Ctrl-C (client/src/monitor_command.cc).
+    if (std::optional<int> code = berth::client::RunMonitorCommandLine(args, env);
+        code.has_value()) {
       return *code;
     }
     const berth::client::Console console{std::cout, std::cerr, absl::LocalTimeZone()};

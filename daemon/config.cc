@@ -6,6 +6,7 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
@@ -23,6 +24,10 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       {"socket", &config->socket_path},   {"socket_group", &config->socket_group},
       {"state_dir", &config->state_dir},  {"lxc_path", &config->lxc_path},
       {"log_level", &config->log_level},  {"helper", &config->helper_path},
+  };
+  const std::map<std::string, int64_t*> numbers = {
+      {"events_keep", &config->events_keep},
+      {"events_max_age_days", &config->events_max_age_days},
   };
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -48,11 +53,21 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
     } else {
       value = absl::StripAsciiWhitespace(value.substr(0, value.find('#')));
     }
+    if (auto number = numbers.find(key); number != numbers.end()) {
+      int64_t parsed = 0;  // Not into the config directly: SimpleAtoi writes 0 on failure.
+      if (!absl::SimpleAtoi(value, &parsed)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(), key, " must be a whole number, got \"", value, "\""));
+      }
+      *number->second = parsed;
+      continue;
+    }
     auto it = keys.find(key);
     if (it == keys.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where(), "unknown key \"", key,
-          "\"; known keys: socket, socket_group, state_dir, lxc_path, log_level, helper"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(), "unknown key \"", key,
+                       "\"; known keys: socket, socket_group, state_dir, lxc_path, log_level, "
+                       "helper, events_keep, events_max_age_days"));
     }
     *it->second = std::string(value);
   }
@@ -70,6 +85,14 @@ absl::Status ValidateConfig(const DaemonConfig& config) {
                  absolute("lxc_path", config.lxc_path, true),
                  absolute("helper", config.helper_path, true)}) {
     if (!s.ok()) return s;
+  }
+  if (config.events_keep < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events_keep must be at least 1, got ", config.events_keep));
+  }
+  if (config.events_max_age_days < 1 || config.events_max_age_days > 36500) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events_max_age_days must be between 1 and 36500, got ", config.events_max_age_days));
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   for (const char* level : kLevels) {

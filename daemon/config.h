@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -18,17 +19,23 @@ struct DaemonConfig {
   std::string log_level = "info";
   // Empty means: next to berthd if there, else the installed libexec path.
   std::string helper_path;
+  // The event log (berth monitor --since) keeps at most this many events...
+  int64_t events_keep = 10000;
+  // ...none older than this many days. Pruned at start and then every few hundred events.
+  int64_t events_max_age_days = 7;
 };
 
 inline constexpr char kDefaultConfigPath[] = "/etc/berth/berthd.conf";
 
 // Reads `key = value` lines ('#' starts a comment, values may be double-quoted) into `config`.
-// Keys: socket, socket_group, state_dir, lxc_path, log_level, helper. An unknown key, a line that
+// Keys: socket, socket_group, state_dir, lxc_path, log_level, helper, events_keep,
+// events_max_age_days (whole numbers, at least 1). An unknown key, a line that
 // is not `key = value`, or a bad value is INVALID_ARGUMENT naming the file and line; an unreadable
 // file is NOT_FOUND/PERMISSION_DENIED naming the path.
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config);
 
-// Checks values that came from anywhere (file or flags): absolute paths, a known log level.
+// Checks values that came from anywhere (file or flags): absolute paths, a known log level,
+// positive event retention.
 absl::Status ValidateConfig(const DaemonConfig& config);
 
 }  // namespace berth

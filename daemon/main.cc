@@ -64,6 +64,13 @@ std::string DefaultHelperPath() {
   return kHelperPath;
 }
 
+void PublishDaemonEvent(core::EventBus& events, core::EventType type, std::string detail) {
+  core::Event event;
+  event.type = type;
+  event.detail = std::move(detail);
+  events.Publish(std::move(event));
+}
+
 int Fail(const absl::Status& status) {
   spdlog::critical("{}", std::string(status.message()));
   sd_notifyf(0, "STATUS=Failed: %s", std::string(status.message()).c_str());
@@ -149,7 +156,10 @@ int Run(int argc, char** argv) {
   if (!driver.ok()) return Fail(driver.status());
 
   core::RealClock clock;
-  core::EventBus events(&clock);
+  core::EventBus events(&clock, &(*store)->events(),
+                        {.keep_count = config.events_keep,
+                         .max_age = absl::Hours(24 * config.events_max_age_days)});
+  if (auto s = events.OpenLog(); !s.ok()) return Fail(s);
   core::ContainerManager manager(store->get(), driver->get(), &clock, &events);
   (*driver)->SetExitHandler([&manager](const std::string& name) { manager.OnContainerExit(name); });
   // Paused until reconciliation is done: calls that arrive meanwhile wait instead of seeing
@@ -185,14 +195,20 @@ int Run(int argc, char** argv) {
   options.facts.started_at = absl::Now();
   auto server = api::Server::Start(options, &manager, &executor);
   if (!server.ok()) return Fail(server.status());
+  PublishDaemonEvent(events, core::EventType::kDaemonStarted,
+                     absl::StrCat("berthd ", kVersion, " (pid ", getpid(), ")"));
 
   if (auto s = manager.Reconcile(); !s.ok()) {
     return Fail(absl::Status(s.code(), absl::StrCat("start-up reconciliation failed: ",
                                                     s.message())));
   }
+  auto counts = manager.Counts();
+  PublishDaemonEvent(events, core::EventType::kDaemonReconciled,
+                     counts.ok() ? absl::StrCat(counts->total, " containers, ", counts->running,
+                                                " running")
+                                 : std::string());
   executor.Resume();
   (*server)->SetServing(true);
-  auto counts = manager.Counts();
   spdlog::info("berthd ready on \"{}\"", config.socket_path);
   sd_notifyf(0, "READY=1\nSTATUS=Serving %u containers (%u running)",
              counts.ok() ? counts->total : 0, counts.ok() ? counts->running : 0);

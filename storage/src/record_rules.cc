@@ -52,6 +52,19 @@ int64_t ToStoredNanos(absl::Time time) { return absl::ToUnixNanos(time); }
 
 absl::Time FromStoredNanos(int64_t nanos) { return absl::FromUnixNanos(nanos); }
 
+absl::Status CheckAppendable(const StoredEvent& event, int64_t last_id) {
+  if (event.id <= last_id) {
+    return absl::InvalidArgumentError(absl::StrCat("event id ", event.id,
+                                                   " is not above the log's last id ", last_id,
+                                                   "; event ids must only increase"));
+  }
+  if (!StorableTime(event.time)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event ", event.id, ": time ", absl::FormatTime(event.time), " cannot be stored"));
+  }
+  return absl::OkStatus();
+}
+
 void TruncateTimestamps(ContainerRecord& record) {
   record.created_at = FromStoredNanos(ToStoredNanos(record.created_at));
   record.updated_at = FromStoredNanos(ToStoredNanos(record.updated_at));

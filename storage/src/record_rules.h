@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "berth/storage/container_store.h"
+#include "berth/storage/event_log.h"
 
 namespace berth::storage {
 
@@ -37,5 +38,13 @@ absl::Time FromStoredNanos(int64_t nanos);
 
 // The record's timestamps as they read back from storage.
 void TruncateTimestamps(ContainerRecord& record);
+
+// INVALID_ARGUMENT unless `event` may follow an event log whose last id is `last_id`: its id is
+// greater, and its time can be stored.
+absl::Status CheckAppendable(const StoredEvent& event, int64_t last_id);
+
+// Pruning keeps at least the newest event, so that LastId() never goes down (ids are never reused
+// after a restart, even when every event is older than the maximum age).
+inline int64_t EffectiveKeepCount(int64_t keep_count) { return keep_count < 1 ? 1 : keep_count; }
 
 }  // namespace berth::storage

@@ -62,6 +62,27 @@ CREATE TABLE container_source_args (
 ) STRICT, WITHOUT ROWID;
 )sql",
     },
+    {
+        .version = 2,
+        .description = "create events",
+        // The durable event log. No foreign key to containers: events outlive the containers
+        // they are about (kDeleted is the last word on one). `id` is the event bus's number, not
+        // a rowid SQLite picks, so replay by id is replay in publish order. `type` and `state` are
+        // the core's enum values.
+        .sql = R"sql(
+CREATE TABLE events (
+  id        INTEGER NOT NULL PRIMARY KEY,
+  time_ns   INTEGER NOT NULL,
+  type      INTEGER NOT NULL,
+  container TEXT    NOT NULL,
+  state     INTEGER,
+  detail    TEXT    NOT NULL,
+  exit_code INTEGER
+) STRICT;
+
+CREATE INDEX events_by_time ON events (time_ns);
+)sql",
+    },
 };
 
 static_assert(kApplicationId == 1112691784, "migration 1 writes kApplicationId literally");

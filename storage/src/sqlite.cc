@@ -172,6 +172,23 @@ absl::Status Statement::Run() {
   }
 }
 
+Statement& Statement::Bind(int index, std::optional<int64_t> value) {
+  if (value.has_value()) return Bind(index, *value);
+  if (!bind_status_.ok()) return *this;
+  const int rc = sqlite3_bind_null(stmt_.get(), index);
+  if (rc != SQLITE_OK) {
+    bind_status_ = ErrorStatus(
+        rc, absl::StrCat("binding parameter ", index, " of \"", Abbreviate(Sql()), "\""),
+        sqlite3_errmsg(db_));
+  }
+  return *this;
+}
+
+std::optional<int64_t> Statement::ColumnOptionalInt64(int column) const {
+  if (sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(stmt_.get(), column);
+}
+
 int64_t Statement::ColumnInt64(int column) const {
   return sqlite3_column_int64(stmt_.get(), column);
 }

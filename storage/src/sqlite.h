@@ -95,6 +95,8 @@ class Statement {
 
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, std::string_view value);  // Copied by SQLite.
+  // NULL when `value` is empty.
+  Statement& Bind(int index, std::optional<int64_t> value);
 
   // Advances to the next row: true when a row is ready, false when the statement is done.
   absl::StatusOr<bool> Step();
@@ -104,6 +106,7 @@ class Statement {
 
   int64_t ColumnInt64(int column) const;
   std::string ColumnText(int column) const;  // Keeps embedded NULs; "" for NULL.
+  std::optional<int64_t> ColumnOptionalInt64(int column) const;  // nullopt for NULL.
 
   // Rewinds the statement, clears its bindings and any kept binding error.
   void Reset();

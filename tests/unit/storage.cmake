@@ -1,6 +1,7 @@
 # storage unit tests: the ContainerStore contract suite (SqliteStore and InMemoryStore), the SQLite
 # wrappers, the state database's opening rules and its migrations.
 add_executable(storage_unit_tests
+  ${CMAKE_CURRENT_LIST_DIR}/storage/event_log_contract_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/storage/migrations_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/storage/sqlite_store_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/storage/sqlite_test.cc

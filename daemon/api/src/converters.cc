@@ -89,4 +89,55 @@ void ToProto(const core::ContainerView& view, berth::v1::Container* out) {
   }
 }
 
+namespace {
+
+// core::EventType <-> berth::v1::EventType, one row per type.
+struct EventTypePair {
+  core::EventType core;
+  berth::v1::EventType proto;
+};
+constexpr EventTypePair kEventTypes[] = {
+    {core::EventType::kCreated, berth::v1::EVENT_TYPE_CREATED},
+    {core::EventType::kStarted, berth::v1::EVENT_TYPE_STARTED},
+    {core::EventType::kStopped, berth::v1::EVENT_TYPE_STOPPED},
+    {core::EventType::kExited, berth::v1::EVENT_TYPE_EXITED},
+    {core::EventType::kFrozen, berth::v1::EVENT_TYPE_FROZEN},
+    {core::EventType::kUnfrozen, berth::v1::EVENT_TYPE_UNFROZEN},
+    {core::EventType::kRenamed, berth::v1::EVENT_TYPE_RENAMED},
+    {core::EventType::kDeleted, berth::v1::EVENT_TYPE_DELETED},
+    {core::EventType::kConfigChanged, berth::v1::EVENT_TYPE_CONFIG_CHANGED},
+    {core::EventType::kRestarting, berth::v1::EVENT_TYPE_RESTARTING},
+    {core::EventType::kRestartGivenUp, berth::v1::EVENT_TYPE_RESTART_GIVEN_UP},
+    {core::EventType::kOperation, berth::v1::EVENT_TYPE_OPERATION},
+    {core::EventType::kDaemonStarted, berth::v1::EVENT_TYPE_DAEMON_STARTED},
+    {core::EventType::kDaemonReconciled, berth::v1::EVENT_TYPE_DAEMON_RECONCILED},
+};
+
+}  // namespace
+
+berth::v1::EventType ToProto(core::EventType type) {
+  for (const EventTypePair& pair : kEventTypes) {
+    if (pair.core == type) return pair.proto;
+  }
+  return berth::v1::EVENT_TYPE_UNSPECIFIED;
+}
+
+std::optional<core::EventType> FromProto(berth::v1::EventType type) {
+  for (const EventTypePair& pair : kEventTypes) {
+    if (pair.proto == type) return pair.core;
+  }
+  return std::nullopt;
+}
+
+void ToProto(const core::Event& event, berth::v1::Event* out) {
+  out->Clear();
+  out->set_id(event.id);
+  *out->mutable_time() = ToTimestamp(event.time);
+  out->set_type(ToProto(event.type));
+  out->set_container(event.container);
+  out->set_state(event.state.has_value() ? ToProto(*event.state) : berth::v1::STATE_UNSPECIFIED);
+  out->set_detail(event.detail);
+  if (event.exit_code.has_value()) out->set_exit_code(*event.exit_code);
+}
+
 }  // namespace berth::api

@@ -64,6 +64,11 @@ void ContainerManager::Publish(EventType type, const std::string& name,
   events_->Publish(std::move(e));
 }
 
+void ContainerManager::PublishStep(const std::string& name, absl::string_view operation,
+                                   absl::string_view step) {
+  Publish(EventType::kOperation, name, std::nullopt, absl::StrCat(operation, ": ", step));
+}
+
 ContainerView ContainerManager::ViewOf(ContainerRecord record, bool with_live) {
   ContainerView view{std::move(record), std::nullopt};
   if (with_live && view.definition.phase != Phase::kCreating) {
@@ -224,6 +229,8 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
   }
 
   runtime::CreateSpec spec{params.name, params.template_name, params.template_args};
+  PublishStep(params.name, "create",
+              absl::StrCat("creating root filesystem from template ", Q(params.template_name)));
   if (auto s = driver_->Create(spec); !s.ok()) {
     if (auto d = store_->Delete(params.name, stored->revision); !d.ok()) {
       Log()->error("Cannot remove the record of failed container \"{}\": {}", params.name,
@@ -241,6 +248,7 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
     return Annotate(done.status(), absl::StrCat("cannot create container ", Q(params.name)));
   }
   Publish(EventType::kCreated, params.name, LiveState::kStopped);
+  PublishStep(params.name, "create", "done");
   Log()->info("Created container \"{}\" from template \"{}\"", params.name, params.template_name);
 
   if (params.start) {
@@ -348,6 +356,7 @@ absl::Status ContainerManager::Delete(const std::string& name, bool force) {
   auto live = driver_->Inspect(name);
   if (live.ok() && live->state != LiveState::kStopped) {
     if (!force) return WrongState(name, live->state, "stop it first or delete it with force");
+    PublishStep(name, "delete", "killing the running container");
     if (auto s = driver_->Stop(name, absl::ZeroDuration(), /*force=*/true); !s.ok()) {
       return Annotate(s, absl::StrCat("cannot stop container ", Q(name), " to delete it"));
     }
@@ -360,6 +369,7 @@ absl::Status ContainerManager::Delete(const std::string& name, bool force) {
   deleting.updated_at = clock_->Now();
   auto stored = store_->Update(name, deleting, record->revision);
   if (!stored.ok()) return stored.status();
+  PublishStep(name, "delete", "removing root filesystem");
   if (auto s = driver_->Destroy(name); !s.ok() && !absl::IsNotFound(s)) {
     // Nothing was removed: back to ready, so the user can retry.
     ContainerRecord back = *stored;
@@ -369,6 +379,7 @@ absl::Status ContainerManager::Delete(const std::string& name, bool force) {
   }
   if (auto s = store_->Delete(name, stored->revision); !s.ok()) return s;
   Publish(EventType::kDeleted, name, std::nullopt);
+  PublishStep(name, "delete", "done");
   Log()->info("Deleted container \"{}\"", name);
   return absl::OkStatus();
 }
@@ -404,10 +415,14 @@ absl::StatusOr<ContainerView> ContainerManager::Stop(const std::string& name,
   if (timeout <= absl::ZeroDuration()) timeout = kDefaultStopTimeout;
   return ChangeState(name, [&](LiveState state) -> absl::Status {
     if (state == LiveState::kStopped) return WrongState(name, state, "it is already stopped");
+    PublishStep(name, "stop",
+                force ? "killing"
+                      : absl::StrCat("halting; killing after ", absl::FormatDuration(timeout)));
     if (auto s = driver_->Stop(name, timeout, force); !s.ok()) {
       return Annotate(s, absl::StrCat("cannot stop container ", Q(name)));
     }
     Publish(EventType::kStopped, name, LiveState::kStopped);
+    PublishStep(name, "stop", "done");
     Log()->info("Stopped container \"{}\"{}", name, force ? " (forced)" : "");
     return absl::OkStatus();
   });

@@ -30,6 +30,11 @@ class ContainerManagerTest : public ::testing::Test {
     spdlog::set_level(spdlog::level::warn);  // Operations log at info; keep test output readable.
     events_.Subscribe([this](const Event& e) {
       absl::MutexLock lock(&seen_mu_);
+      // Operation steps have their own test (OperationStepsArePublished).
+      if (e.type == EventType::kOperation) {
+        steps_.push_back(e.container + " " + e.detail);
+        return;
+      }
       seen_.push_back(e);
     });
     driver_.SetExitHandler([this](const std::string& n) { manager_.OnContainerExit(n); });
@@ -67,6 +72,7 @@ class ContainerManagerTest : public ::testing::Test {
   ContainerManager manager_;
   absl::Mutex seen_mu_;
   std::vector<Event> seen_ ABSL_GUARDED_BY(seen_mu_);  // Events are published from many threads.
+  std::vector<std::string> steps_ ABSL_GUARDED_BY(seen_mu_);  // kOperation: "<name> <detail>".
 };
 
 TEST_F(ContainerManagerTest, CreateStoresTheDefinitionAndCreatesInTheRuntime) {
@@ -91,6 +97,23 @@ TEST_F(ContainerManagerTest, CreateStoresTheDefinitionAndCreatesInTheRuntime) {
   EXPECT_EQ(view->live->state, LiveState::kStopped);
   ASSERT_EQ(seen_.size(), 1u);
   EXPECT_EQ(seen_[0].type, EventType::kCreated);
+}
+
+TEST_F(ContainerManagerTest, OperationStepsArePublished) {
+  ASSERT_TRUE(Create("web", /*start=*/true).ok());
+  ASSERT_TRUE(manager_.Stop("web", absl::Seconds(5), /*force=*/false).ok());
+  ASSERT_TRUE(manager_.Start("web").ok());
+  ASSERT_TRUE(manager_.Delete("web", /*force=*/true).ok());
+  absl::MutexLock lock(&seen_mu_);
+  EXPECT_EQ(steps_, (std::vector<std::string>{
+                        "web create: creating root filesystem from template \"busybox\"",
+                        "web create: done",
+                        "web stop: halting; killing after 5s",
+                        "web stop: done",
+                        "web delete: killing the running container",
+                        "web delete: removing root filesystem",
+                        "web delete: done",
+                    }));
 }
 
 TEST_F(ContainerManagerTest, LaunchStartsTheContainer) {

@@ -1,3 +1,6 @@
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -34,6 +37,35 @@ TEST_F(DaemonConfigTest, ReadsKeysCommentsAndQuotes) {
                   .ok());
   EXPECT_EQ(config.socket_path, "/tmp/b.sock");
   EXPECT_EQ(config.state_dir, "/srv/berth");
+}
+
+TEST_F(DaemonConfigTest, EventRetentionKeysAreWholePositiveNumbers) {
+  DaemonConfig config;
+  EXPECT_EQ(config.events_keep, 10000);
+  EXPECT_EQ(config.events_max_age_days, 7);
+  // Per-process file: ctest runs test cases in parallel processes.
+  const std::string path =
+      ::testing::TempDir() + "/berthd-events-" + std::to_string(getpid()) + ".conf";
+  std::ofstream(path) << "events_keep = 500\nevents_max_age_days = 30  # a month\n";
+  ASSERT_TRUE(LoadConfigFile(path, &config).ok());
+  EXPECT_EQ(config.events_keep, 500);
+  EXPECT_EQ(config.events_max_age_days, 30);
+
+  std::ofstream(path) << "events_keep = lots\n";
+  absl::Status status = LoadConfigFile(path, &config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr(":1: events_keep must be a whole number, got \"lots\""));
+
+  std::ofstream(path) << "events_max_age_days = 0\n";
+  status = LoadConfigFile(path, &config);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("events_max_age_days must be between 1 and 36500, got 0"));
+  config = DaemonConfig();
+  config.events_keep = 0;
+  EXPECT_THAT(std::string(ValidateConfig(config).message()),
+              HasSubstr("events_keep must be at least 1"));
+  std::remove(path.c_str());
 }
 
 TEST_F(DaemonConfigTest, NamesFileAndLineOfAnUnknownKey) {

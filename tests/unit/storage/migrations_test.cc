@@ -34,7 +34,7 @@ using ::testing::Key;
 
 // The number of migrations tested below. Adding a migration to schema.cc without its test fails
 // EveryMigrationHasATest.
-constexpr size_t kTestedMigrations = 1;
+constexpr size_t kTestedMigrations = 2;
 
 // ---- Helpers ----
 
@@ -196,6 +196,33 @@ void SeedOneContainer(const std::string& path) {
   ASSERT_OK(
       db->Exec("INSERT INTO containers VALUES ('web', 'template', 'busybox', 0, '', 3, 10, "
                "20); INSERT INTO container_labels VALUES ('web', 'tier', 'front');"));
+}
+
+// ---- Migration 2 ----
+
+TEST_F(MigrationsTest, Migration2AddsTheEventLogAndKeepsContainers) {
+  SeedOneContainer(path_);
+  ASSERT_OK_AND_ASSIGN(sqlite::Database db, MigrateTo(path_, 2));
+  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 2);
+  EXPECT_EQ(Columns(db, "events"), (std::map<std::string, std::string>{{"id", "INTEGER"},
+                                                                         {"time_ns", "INTEGER"},
+                                                                         {"type", "INTEGER"},
+                                                                         {"container", "TEXT"},
+                                                                         {"state", "INTEGER"},
+                                                                         {"detail", "TEXT"},
+                                                                         {"exit_code", "INTEGER"}}));
+  // The container from version 1 is untouched, and a copy at version 1 was kept.
+  EXPECT_EQ(QueryInt(db, "SELECT revision FROM containers WHERE name = 'web'"), 3);
+  struct stat st;
+  EXPECT_EQ(stat((path_ + ".bak-v1").c_str(), &st), 0);
+  // state and exit_code may be NULL, the rest may not; ids are unique; events need no container.
+  ASSERT_OK(db.Exec("INSERT INTO events VALUES (1, 10, 13, '', NULL, 'up', NULL)"));
+  ASSERT_OK(db.Exec("INSERT INTO events VALUES (2, 11, 4, 'gone', 1, '', 137)"));
+  EXPECT_THAT(db.Exec("INSERT INTO events VALUES (2, 12, 1, 'web', 1, '', NULL)"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("UNIQUE constraint failed")));
+  EXPECT_THAT(db.Exec("INSERT INTO events VALUES (3, 12, 1, 'web', 1, NULL, NULL)"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("NOT NULL constraint failed")));
+  EXPECT_EQ(QueryInt(db, "SELECT exit_code FROM events WHERE id = 2"), 137);
 }
 
 TEST_F(MigrationsTest, ACopyAtTheOldVersionIsTakenBeforeMigrating) {

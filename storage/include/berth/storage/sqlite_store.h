@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "berth/storage/container_store.h"
+#include "berth/storage/sqlite_event_log.h"
 
 namespace berth::storage {
 
@@ -57,6 +58,10 @@ class SqliteStore final : public ContainerStore {
 
   const std::string& path() const { return path_; }
 
+  // The event log in the same database, on the same connection (so one writer). Lives as long as
+  // the store.
+  SqliteEventLog& events() { return events_; }
+
   // For tests: the value of `PRAGMA <name>` on the store's own connection, e.g. "journal_mode"
   // -> "wal". INVALID_ARGUMENT unless `name` is lowercase letters and underscores.
   absl::StatusOr<std::string> PragmaForTesting(std::string_view name);
@@ -68,6 +73,7 @@ class SqliteStore final : public ContainerStore {
   absl::Mutex mu_;
   // The connection and the statements it caches. Every use holds mu_.
   const std::unique_ptr<sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
+  SqliteEventLog events_;  // Uses mu_ and db_.
 };
 
 }  // namespace berth::storage

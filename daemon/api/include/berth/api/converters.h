@@ -4,7 +4,9 @@
 
 #include "absl/status/status.h"
 #include "berth/core/container_manager.h"
+#include "berth/core/event_bus.h"
 #include "berth/v1/containers.pb.h"
+#include "berth/v1/events.pb.h"
 #include "grpcpp/support/status.h"
 
 namespace berth::api {
@@ -17,5 +19,10 @@ berth::v1::State ToProto(runtime::LiveState state);
 std::optional<runtime::LiveState> FromProto(berth::v1::State state);
 
 void ToProto(const core::ContainerView& view, berth::v1::Container* out);
+
+berth::v1::EventType ToProto(core::EventType type);
+// EVENT_TYPE_UNSPECIFIED and unknown values give nullopt.
+std::optional<core::EventType> FromProto(berth::v1::EventType type);
+void ToProto(const core::Event& event, berth::v1::Event* out);
 
 }  // namespace berth::api

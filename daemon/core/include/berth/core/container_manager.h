@@ -135,6 +135,9 @@ class ContainerManager {
   // The driver's exit handler: the container's init is gone.
   void OnContainerExit(const std::string& name);
 
+  // The bus this manager publishes on (for the Events API).
+  EventBus* events() const { return events_; }
+
  private:
   struct Waiter {
     std::string name;
@@ -151,6 +154,9 @@ class ContainerManager {
   ContainerView ViewOf(storage::ContainerRecord record, bool with_live);
   void Publish(EventType type, const std::string& name, std::optional<runtime::LiveState> state,
                std::string detail = {});
+  // A kOperation event: a step of a long operation, detail "<operation>: <step>", e.g.
+  // "create: done", so a monitor shows progress before the operation's outcome.
+  void PublishStep(const std::string& name, absl::string_view operation, absl::string_view step);
   void OnEvent(const Event& event);
   absl::Status FinishInterrupted(const storage::ContainerRecord& record);
 

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "berth/core/clock.h"
 #include "berth/runtime/runtime_driver.h"
+#include "berth/storage/event_log.h"
 
 namespace berth::core {
 
@@ -43,27 +44,57 @@ struct Event {
   std::optional<int> exit_code;
 };
 
-// In-process publish/subscribe of container events.
+// How much of the durable event log to keep (berthd.conf: events_keep, events_max_age_days).
+struct EventRetention {
+  int64_t keep_count = 10000;
+  absl::Duration max_age = absl::Hours(24 * 7);
+  // The log is pruned when it is opened and then after every this many appends.
+  int64_t prune_every = 500;
+};
+
+// The event as the log stores it, and back (storage knows nothing of the core's enums).
+storage::StoredEvent ToStored(const Event& event);
+Event FromStored(const storage::StoredEvent& stored);
+
+// In-process publish/subscribe of container events, optionally backed by a durable log.
 //
 // Publish may be called from any thread. Events are numbered and delivered one at a time, so
 // every subscriber sees them in id order. Handlers run on the publishing thread, outside the lock
 // that guards subscriptions: they may subscribe or unsubscribe (one unsubscribed during a publish
 // may still see that event), but must be quick, must not block (post real work to an executor)
 // and must not publish.
+//
+// With a log, Publish appends the event to it before any handler sees it, so that whatever a
+// subscriber receives can also be replayed from the log (EventFeed relies on this for a seamless
+// switch from replay to live events). A failed append is logged and the event is still delivered
+// (it is then missing from replays). Publish therefore blocks for one log write: publishers are
+// executor threads and the driver's exit thread, never gRPC reactors.
 class EventBus {
  public:
   using Handler = std::function<void(const Event&)>;
 
-  explicit EventBus(Clock* clock) : clock_(clock) {}
+  explicit EventBus(Clock* clock, storage::EventLog* log = nullptr, EventRetention retention = {})
+      : clock_(clock), log_(log), retention_(retention) {}
+
+  // With a log: continues numbering after the log's last id and prunes it. Call once, before the
+  // first Publish. Fails (INTERNAL...) when the log cannot be read; without a log, does nothing.
+  absl::Status OpenLog();
 
   uint64_t Subscribe(Handler handler);
   void Unsubscribe(uint64_t subscription);
-  // Fills in id and time, then delivers. Returns the event as delivered.
+  // Fills in id and time, appends to the log, then delivers. Returns the event as delivered.
   Event Publish(Event event);
+
+  // The log given to the constructor (may be null). Its events all have ids below the next
+  // Publish's.
+  storage::EventLog* log() const { return log_; }
 
  private:
   Clock* const clock_;
-  absl::Mutex deliver_mu_;  // Serializes Publish: numbering and delivery of one event at a time.
+  storage::EventLog* const log_;
+  const EventRetention retention_;
+  absl::Mutex deliver_mu_;  // Serializes Publish: numbering, logging, delivery of one at a time.
+  int64_t appends_since_prune_ ABSL_GUARDED_BY(deliver_mu_) = 0;
   absl::Mutex mu_;
   uint64_t next_event_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_subscription_ ABSL_GUARDED_BY(mu_) = 1;
