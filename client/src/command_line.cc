@@ -129,7 +129,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   app.footer(
       "Inside containers (see 'berth exec --help'):\n"
       "  exec NAME -- CMD [ARGS...]  Run a command in a running container\n"
-      "  shell NAME                  Open a login shell with a terminal in a running container");
+      "  shell NAME                  Open a login shell with a terminal in a running container\n"
+      "Configuration (see 'berth config --help'):\n"
+      "  config set|get|unset|show|edit|keys  A container's config keys and limits");
   // Global options are also accepted after the subcommand: `berth version --socket PATH`.
   app.fallthrough();
   app.add_option("--socket", a.socket,
