@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "berth/client/config_command.h"
 #include "berth/client/exec_command.h"
 #include "berth/client/exit_codes.h"
 #include "berth/client/file_command.h"
@@ -32,6 +33,11 @@ int main(int argc, char** argv) {
     }
     // monitor prints events as they come until Ctrl-C (client/src/monitor_command.cc).
     if (std::optional<int> code = berth::client::RunMonitorCommandLine(args, env);
+        code.has_value()) {
+      return *code;
+    }
+    // config set/get/unset/show/edit/keys (client/src/config_command.cc).
+    if (std::optional<int> code = berth::client::RunConfigCommandLine(args, env);
         code.has_value()) {
       return *code;
     }

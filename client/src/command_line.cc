@@ -131,7 +131,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
       "  exec NAME -- CMD [ARGS...]  Run a command in a running container\n"
       "  shell NAME                  Open a login shell with a terminal in a running container\n"
       "Events (see 'berth monitor --help'):\n"
-      "  monitor [--type LIST] [--container NAME] [--since ID]  Print events as they happen");
+      "  monitor [--type LIST] [--container NAME] [--since ID]  Print events as they happen\n"
+      "Configuration (see 'berth config --help'):\n"
+      "  config set|get|unset|show|edit|keys  A container's config keys and limits");
   // Global options are also accepted after the subcommand: `berth version --socket PATH`.
   app.fallthrough();
   app.add_option("--socket", a.socket,

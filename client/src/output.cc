@@ -69,7 +69,10 @@ Json StatusToJson(const v1::ContainerStatus& status) {
           {"ipv4_addresses", StringsToJson(status.ipv4_addresses())},
           {"ipv6_addresses", StringsToJson(status.ipv6_addresses())},
           {"memory_usage_bytes", status.memory_usage_bytes()},
-          {"cpu_usage_nanoseconds", status.cpu_usage_nanoseconds()}};
+          {"memory_peak_bytes", status.memory_peak_bytes()},
+          {"memory_limit_bytes", status.memory_limit_bytes()},
+          {"cpu_usage_nanoseconds", status.cpu_usage_nanoseconds()},
+          {"processes", status.processes()}};
 }
 
 Json ContainerToJson(const v1::Container& container) {
@@ -390,13 +393,29 @@ std::string FormatContainerList(const google::protobuf::RepeatedPtrField<v1::Con
     case OutputFormat::kTable:
       break;
   }
-  std::vector<std::vector<std::string>> rows = {{"NAME", "STATE", "PID", "IPV4", "CREATED"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "STATE", "PID", "MEMORY", "IPV4", "CREATED"}};
   for (const v1::Container& c : containers) {
+    const uint64_t memory = c.status().memory_usage_bytes();
     rows.push_back({c.name(), StateName(c.status().state()), PidText(c.status().init_pid()),
+                    memory == 0 ? "-" : FormatBytes(memory),
                     Dash(absl::StrJoin(c.status().ipv4_addresses(), ",")),
                     FormatLocalTime(c.created_at(), zone)});
   }
   return Columns(rows);
+}
+
+// "12.0 MiB (peak 20.1 MiB, limit 256.0 MiB)"; empty when nothing is known.
+std::string MemoryText(const v1::ContainerStatus& s) {
+  if (s.memory_usage_bytes() == 0) return "";
+  std::vector<std::string> extra;
+  if (s.memory_peak_bytes() != 0) extra.push_back("peak " + FormatBytes(s.memory_peak_bytes()));
+  if (s.memory_limit_bytes() != 0) {
+    extra.push_back("limit " + FormatBytes(s.memory_limit_bytes()));
+  }
+  std::string text = FormatBytes(s.memory_usage_bytes());
+  if (!extra.empty()) absl::StrAppend(&text, " (", absl::StrJoin(extra, ", "), ")");
+  return text;
 }
 
 std::string FormatContainerInfo(const v1::Container& c, OutputFormat format,
@@ -418,9 +437,10 @@ std::string FormatContainerInfo(const v1::Container& c, OutputFormat format,
       .Add("PID", PidText(s.init_pid()))
       .Add("IPv4", ToVector(s.ipv4_addresses()))
       .Add("IPv6", ToVector(s.ipv6_addresses()))
-      .Add("Memory", s.memory_usage_bytes() == 0 ? "" : FormatBytes(s.memory_usage_bytes()))
+      .Add("Memory", MemoryText(s))
       .Add("CPU time",
            s.cpu_usage_nanoseconds() == 0 ? "" : FormatCpuTime(s.cpu_usage_nanoseconds()))
+      .Add("Processes", s.processes() == 0 ? "" : absl::StrCat(s.processes()))
       .Add("Source", SourceText(c.source()))
       .Add("Revision", absl::StrCat(c.revision()))
       .Add("Labels", KeyValueStrings(c.labels()))
@@ -476,6 +496,34 @@ std::string FormatHostInfo(const v1::HostInfo& host, OutputFormat format) {
                                          host.containers_frozen(), host.containers_stopped()))
       .Add("Daemon uptime", FormatUptime(host.daemon_uptime_seconds()))
       .Render();
+}
+
+std::string FormatConfigKeys(const v1::ListConfigKeysResponse& keys, OutputFormat format) {
+  if (format == OutputFormat::kJson || format == OutputFormat::kYaml) {
+    Json list = Json::array();
+    for (const v1::ConfigKey& key : keys.keys()) {
+      list.push_back({{"name", key.name()},
+                      {"type", key.type()},
+                      {"default", key.default_value()},
+                      {"live", key.live()},
+                      {"help", key.help()}});
+    }
+    return format == OutputFormat::kJson ? DumpJson(list) : DumpYaml(list);
+  }
+  if (format == OutputFormat::kCsv) {
+    std::string out = CsvRow({"name", "type", "default", "live", "help"});
+    for (const v1::ConfigKey& key : keys.keys()) {
+      absl::StrAppend(&out, CsvRow({key.name(), key.type(), key.default_value(),
+                                    key.live() ? "true" : "false", key.help()}));
+    }
+    return out;
+  }
+  std::vector<std::vector<std::string>> rows = {{"KEY", "TYPE", "DEFAULT", "LIVE", "DESCRIPTION"}};
+  for (const v1::ConfigKey& key : keys.keys()) {
+    rows.push_back(
+        {key.name(), key.type(), Dash(key.default_value()), key.live() ? "yes" : "no", key.help()});
+  }
+  return Columns(rows);
 }
 
 }  // namespace berth::client

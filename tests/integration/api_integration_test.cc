@@ -374,8 +374,8 @@ TEST_F(ApiTest, AuditNamesTheCallersUidAndPid) {
   del.set_name("web");
   v1::DeleteContainerResponse resp;
   ASSERT_TRUE(containers_->DeleteContainer(Ctx().get(), del, &resp).ok());
-  std::string expected_who = "by uid " + std::to_string(getuid()) + " pid " +
-                             std::to_string(getpid());
+  std::string expected_who =
+      "by uid " + std::to_string(getuid()) + " pid " + std::to_string(getpid());
   EXPECT_THAT(audit_log_.str(), HasSubstr("Create \"web\" " + expected_who));
   EXPECT_THAT(audit_log_.str(), HasSubstr("Delete \"web\" " + expected_who));
 }
@@ -416,8 +416,8 @@ TEST_F(ApiTest, ConnectionsBeyondTheCapAreRefused) {
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);  // A connection of its own each.
-    auto ch = grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(),
-                                        args);
+    auto ch =
+        grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
     auto stub = v1::System::NewStub(ch);
     v1::Version v;
     grpc::ClientContext ctx;
@@ -444,6 +444,86 @@ TEST_F(ApiTest, VersionAndHostInfo) {
   EXPECT_EQ(h.state_dir(), dir_);
   EXPECT_GT(h.cpus(), 0u);
   EXPECT_GT(h.memory_total_bytes(), 0u);
+}
+
+// --- Config over the API ---
+
+TEST_F(ApiTest, ConfigUpdateSetsUnsetsAndNotesWhatWaits) {
+  v1::CreateContainerRequest create;
+  create.set_name("web");
+  create.set_start(true);
+  create.mutable_source()->mutable_template_()->set_name("busybox");
+  (*create.mutable_config())["limits.memory"] = "256MiB";
+  v1::Container created;
+  ASSERT_TRUE(containers_->CreateContainer(Ctx().get(), create, &created).ok());
+  EXPECT_EQ(driver_.SettingsOf("web")->memory_bytes, int64_t{256} << 20);
+
+  v1::UpdateContainerConfigRequest update;
+  update.set_name("web");
+  update.set_expected_revision(created.revision());
+  (*update.mutable_set())["limits.memory"] = "512MiB";
+  (*update.mutable_set())["environment.FOO"] = "bar";
+  v1::UpdateContainerConfigResponse response;
+  grpc::Status status = containers_->UpdateContainerConfig(Ctx().get(), update, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.container().config().at("limits.memory"), "512MiB");
+  EXPECT_GT(response.container().revision(), created.revision());
+  ASSERT_EQ(response.notices_size(), 1);
+  EXPECT_THAT(response.notices(0), HasSubstr("environment.FOO"));
+  EXPECT_EQ(driver_.SettingsOf("web")->memory_bytes, int64_t{512} << 20);
+
+  // The same revision again is stale now.
+  status = containers_->UpdateContainerConfig(Ctx().get(), update, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
+
+  v1::UpdateContainerConfigRequest unset;
+  unset.set_name("web");
+  unset.add_unset("limits.memory");
+  ASSERT_TRUE(containers_->UpdateContainerConfig(Ctx().get(), unset, &response).ok());
+  EXPECT_FALSE(response.container().config().contains("limits.memory"));
+  EXPECT_FALSE(driver_.SettingsOf("web")->memory_bytes.has_value());
+  EXPECT_THAT(audit_log_.str(), HasSubstr("UpdateConfig \"web\" -limits.memory"));
+}
+
+TEST_F(ApiTest, BadConfigIsInvalidArgumentAndChangesNothing) {
+  ASSERT_TRUE(Create("web", true).ok());
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"limits.memory", "a lot"},
+           {"limits.cpu", "9999"},
+           {"nope", "1"},
+           {"raw.lxc", "lxc.hook.pre-start = /bin/sh -c id"},
+           {"environment.FOO", "x\nlxc.hook.start = /bin/sh"}}) {
+    v1::UpdateContainerConfigRequest update;
+    update.set_name("web");
+    (*update.mutable_set())[key] = value;
+    v1::UpdateContainerConfigResponse response;
+    grpc::Status status = containers_->UpdateContainerConfig(Ctx().get(), update, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << key;
+    EXPECT_THAT(status.error_message(), HasSubstr(key));
+  }
+  v1::UpdateContainerConfigRequest empty;
+  empty.set_name("web");
+  v1::UpdateContainerConfigResponse response;
+  EXPECT_EQ(containers_->UpdateContainerConfig(Ctx().get(), empty, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::GetContainerRequest get;
+  get.set_name("web");
+  v1::Container container;
+  ASSERT_TRUE(containers_->GetContainer(Ctx().get(), get, &container).ok());
+  EXPECT_TRUE(container.config().empty());
+  EXPECT_EQ(driver_.CallCount(Op::kApplyLive), 0);
+}
+
+TEST_F(ApiTest, ListConfigKeysServesTheSchema) {
+  v1::ListConfigKeysResponse keys;
+  ASSERT_TRUE(system_->ListConfigKeys(Ctx().get(), v1::ListConfigKeysRequest(), &keys).ok());
+  std::map<std::string, v1::ConfigKey> by_name;
+  for (const v1::ConfigKey& key : keys.keys()) by_name[key.name()] = key;
+  ASSERT_TRUE(by_name.contains("limits.memory"));
+  EXPECT_EQ(by_name["limits.memory"].type(), "bytes");
+  EXPECT_TRUE(by_name["limits.memory"].live());
+  EXPECT_FALSE(by_name["environment.*"].live());
+  EXPECT_FALSE(by_name["raw.lxc"].help().empty());
 }
 
 }  // namespace

@@ -33,8 +33,11 @@ def test_control_characters_in_labels_and_template_args_are_refused(berthd):
     assert r.rc == 6 and "template" in r.err, r
     r = berthd.cli("launch", "web", "--template", "nosuchtemplate")
     assert r.rc == 6 and "nosuchtemplate" in r.err, r
-    r = berthd.cli("launch", "web", "--template", "busybox", "-c", "limits.memory=1GiB")
-    assert r.rc == 6 and '"limits.memory"' in r.err, r
+    r = berthd.cli("launch", "web", "--template", "busybox", "-c", "limits.memroy=1GiB")
+    assert r.rc == 6 and '"limits.memroy"' in r.err, r
+    r = berthd.cli("launch", "web", "--template", "busybox", "-c",
+                   "raw.lxc=lxc.cgroup.cpu.shares = 2\nlxc.hook.start = /bin/sh")
+    assert r.rc == 6 and "lxc.hook.start" in r.err, r
     assert_nothing_created(berthd)
 
 

@@ -22,7 +22,8 @@ def test_launch_list_info_version(berthd):
         assert os.stat(os.path.join(berthd.state_dir, f)).st_mode & 0o777 == 0o600
 
     table = berthd.ok("list").out.splitlines()
-    assert re.split(r"\s+", table[0].strip()) == ["NAME", "STATE", "PID", "IPV4", "CREATED"]
+    assert re.split(r"\s+", table[0].strip()) == ["NAME", "STATE", "PID", "MEMORY", "IPV4",
+                                                  "CREATED"]
     assert re.split(r"\s+", table[1].strip())[:3] == ["web", "RUNNING", str(pid)]
 
     listing = berthd.ok("list", "--format", "json").json()

@@ -2,6 +2,7 @@
 # fake clock; plus the daemon's config file parser.
 add_executable(core_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/core/validation_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/core/config_schema_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/concurrency_primitives_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/container_manager_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/daemon_config_test.cc

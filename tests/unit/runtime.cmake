@@ -10,6 +10,7 @@ add_executable(runtime_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/runtime/log_errors_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime/lxc_config_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime/proc_net_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/runtime/settings_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime/validation_test.cc)
 # berth_runtime_lxc_common: the runtime's liblxc-free internals ("lxc/*.h") these tests use.
 target_link_libraries(runtime_unit_tests PRIVATE

@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "berth/api/converters.h"
 #include "berth/api/services.h"
 #include "berth/core/logging.h"
@@ -162,6 +163,29 @@ grpc::ServerUnaryReactor* ContainersService::UpdateContainer(
                                 ToMap(request->labels()));
     if (view.ok()) ToProto(*view, response);
     return view.status();
+  });
+}
+
+grpc::ServerUnaryReactor* ContainersService::UpdateContainerConfig(
+    grpc::CallbackServerContext* ctx, const berth::v1::UpdateContainerConfigRequest* request,
+    berth::v1::UpdateContainerConfigResponse* response) {
+  if (request->set().empty() && request->unset().empty()) {
+    return FinishNow(ctx, absl::InvalidArgumentError(
+                              "nothing to change: give keys to set or to unset"));
+  }
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : request->set()) keys.push_back(key);
+  for (const std::string& key : request->unset()) keys.push_back(absl::StrCat("-", key));
+  std::sort(keys.begin(), keys.end());
+  Audit(deps_, ctx, "UpdateConfig", request->name(), absl::StrJoin(keys, ","));
+  return FinishOnExecutor(ctx, deps_.executor, [m = deps_.manager, request, response] {
+    auto update =
+        m->UpdateConfig(request->name(), request->expected_revision(), ToMap(request->set()),
+                        {request->unset().begin(), request->unset().end()});
+    if (!update.ok()) return update.status();
+    ToProto(update->view, response->mutable_container());
+    for (const std::string& notice : update->notices) response->add_notices(notice);
+    return absl::OkStatus();
   });
 }
 

@@ -86,6 +86,9 @@ void ToProto(const core::ContainerView& view, berth::v1::Container* out) {
     for (const auto& a : view.live->ipv6) s->add_ipv6_addresses(a);
     s->set_memory_usage_bytes(view.live->memory_bytes);
     s->set_cpu_usage_nanoseconds(view.live->cpu_ns);
+    s->set_memory_peak_bytes(view.live->memory_peak_bytes);
+    s->set_memory_limit_bytes(view.live->memory_limit_bytes);
+    s->set_processes(view.live->processes);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "berth/api/services.h"
+#include "berth/core/config_schema.h"
 #include "berth/version.h"
 #include "grpcpp/grpcpp.h"
 #include "reactor_util.h"
@@ -60,6 +61,20 @@ grpc::ServerUnaryReactor* SystemService::GetHostInfo(grpc::CallbackServerContext
     response->set_containers_stopped(counts->stopped);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* SystemService::ListConfigKeys(
+    grpc::CallbackServerContext* ctx, const berth::v1::ListConfigKeysRequest*,
+    berth::v1::ListConfigKeysResponse* response) {
+  for (const core::ConfigKeySpec& spec : core::ConfigKeys()) {
+    berth::v1::ConfigKey* key = response->add_keys();
+    key->set_name(std::string(spec.name));
+    key->set_type(std::string(spec.type));
+    key->set_default_value(std::string(spec.default_value));
+    key->set_live(spec.live);
+    key->set_help(std::string(spec.help));
+  }
+  return FinishNow(ctx, absl::OkStatus());
 }
 
 }  // namespace berth::api

@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "berth/core/config_schema.h"
 #include "berth/core/logging.h"
 #include "berth/core/validation.h"
 #include "spdlog/spdlog.h"
@@ -252,7 +254,7 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
   Log()->info("Created container \"{}\" from template \"{}\"", params.name, params.template_name);
 
   if (params.start) {
-    if (auto s = driver_->Start(params.name); !s.ok()) {
+    if (auto s = StartWithConfig(params.name); !s.ok()) {
       return Annotate(s,
                       absl::StrCat("container ", Q(params.name), " was created but did not start"));
     }
@@ -296,6 +298,98 @@ absl::StatusOr<ContainerView> ContainerManager::UpdateLabels(
   auto stored = store_->Update(name, updated, record->revision);
   if (!stored.ok()) return stored.status();
   return ViewOf(*std::move(stored), /*with_live=*/true);
+}
+
+absl::Status ContainerManager::StartWithConfig(const std::string& name) {
+  auto record = store_->Get(name);
+  if (!record.ok()) return record.status();
+  auto settings = SettingsFromConfig(record->config);
+  if (!settings.ok()) {
+    // Stored before this berthd's rules (or on a host with fewer CPUs): say what to change.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the stored config of ", Q(name), " is not valid here: ", settings.status().message(),
+        "; change it with berth config set or unset"));
+  }
+  return driver_->Start(name, *settings);
+}
+
+absl::StatusOr<ConfigUpdate> ContainerManager::UpdateConfig(
+    const std::string& name, int64_t expected_revision,
+    const std::map<std::string, std::string>& set, const std::vector<std::string>& unset) {
+  if (auto s = ValidateContainerName(name); !s.ok()) return s;
+  if (auto s = ValidateConfig(set); !s.ok()) return s;
+  for (const std::string& key : unset) {
+    if (auto s = ValidateFreeText("config key", key); !s.ok()) return s;
+    if (FindConfigKey(key) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown config key ", Q(key), "; run 'berth config keys' to see the known keys"));
+    }
+  }
+  auto guard = locks_.Lock(name);
+  auto record = GetReady(name);
+  if (!record.ok()) return record.status();
+  if (expected_revision != 0 && expected_revision != record->revision) {
+    return absl::AbortedError(absl::StrCat("container ", Q(name), " changed since revision ",
+                                           expected_revision, " (now ", record->revision,
+                                           "); read it again and retry"));
+  }
+  std::map<std::string, std::string> config = record->config;
+  for (const auto& [key, value] : set) config[key] = value;
+  for (const std::string& key : unset) config.erase(key);
+  if (auto s = ValidateConfig(config); !s.ok()) return s;
+  std::vector<std::string> changed;
+  for (const auto& [key, value] : config) {
+    auto old = record->config.find(key);
+    if (old == record->config.end() || old->second != value) changed.push_back(key);
+  }
+  for (const auto& [key, value] : record->config) {
+    if (!config.contains(key)) changed.push_back(key);
+  }
+  std::sort(changed.begin(), changed.end());
+  if (changed.empty()) return ConfigUpdate{ViewOf(*std::move(record), /*with_live=*/true), {}};
+
+  auto after = SettingsFromConfig(config);
+  if (!after.ok()) return after.status();
+  ConfigUpdate update;
+  auto live = driver_->Inspect(name);
+  const bool running = live.ok() && IsRunningLike(live->state);
+  if (running) {
+    // The old config may no longer pass (e.g. the host lost CPUs): then every limit counts as
+    // changed, which is what a start would do.
+    auto before = SettingsFromConfig(record->config);
+    if (auto s =
+            driver_->ApplyLive(name, before.ok() ? *before : runtime::ContainerSettings{}, *after);
+        !s.ok()) {
+      return Annotate(s, absl::StrCat("config of ", Q(name), " unchanged"));
+    }
+    std::vector<std::string> later;
+    for (const std::string& key : changed) {
+      const ConfigKeySpec* spec = FindConfigKey(key);
+      if (spec != nullptr && !spec->live) later.push_back(key);
+    }
+    if (!later.empty()) {
+      update.notices.push_back(
+          absl::StrCat(absl::StrJoin(later, ", "), later.size() == 1 ? " takes" : " take",
+                       " effect when the container next starts (berth restart ", name, ")"));
+    }
+  }
+  ContainerRecord updated = *record;
+  updated.config = std::move(config);
+  updated.updated_at = clock_->Now();
+  auto stored = store_->Update(name, updated, record->revision);
+  if (!stored.ok()) {
+    if (running) {
+      // Keep the container as its stored definition says.
+      auto before = SettingsFromConfig(record->config);
+      if (before.ok()) (void)driver_->ApplyLive(name, *after, *before);
+    }
+    return stored.status();
+  }
+  Publish(EventType::kConfigChanged, name, live.ok() ? std::optional(live->state) : std::nullopt,
+          absl::StrJoin(changed, ","));
+  Log()->info("Changed config of \"{}\": {}", name, absl::StrJoin(changed, ", "));
+  update.view = ViewOf(*std::move(stored), /*with_live=*/true);
+  return update;
 }
 
 absl::StatusOr<ContainerView> ContainerManager::Rename(const std::string& name,
@@ -401,7 +495,7 @@ absl::StatusOr<ContainerView> ContainerManager::Start(const std::string& name) {
       return WrongState(
           name, state, state == LiveState::kFrozen ? "resume it instead" : "it is already running");
     }
-    if (auto s = driver_->Start(name); !s.ok()) {
+    if (auto s = StartWithConfig(name); !s.ok()) {
       return Annotate(s, absl::StrCat("cannot start container ", Q(name)));
     }
     Publish(EventType::kStarted, name, LiveState::kRunning);
@@ -439,7 +533,7 @@ absl::StatusOr<ContainerView> ContainerManager::Restart(const std::string& name,
       return Annotate(s, absl::StrCat("cannot stop container ", Q(name), " to restart it"));
     }
     Publish(EventType::kStopped, name, LiveState::kStopped);
-    if (auto s = driver_->Start(name); !s.ok()) {
+    if (auto s = StartWithConfig(name); !s.ok()) {
       return Annotate(s, absl::StrCat("container ", Q(name), " stopped but did not start again"));
     }
     Publish(EventType::kStarted, name, LiveState::kRunning);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "berth/core/container_manager.h"
 #include "berth/core/validation.h"
@@ -99,6 +100,12 @@ absl::StatusOr<std::unique_ptr<runtime::ExecProcess>> ContainerManager::Exec(
         {"HOME", params.uid == 0 ? "/root" : "/"},
     };
     if (params.tty) env["TERM"] = "xterm-256color";
+    // The container's environment.* keys, as its init has them (from the stored config, so a
+    // change reaches exec at once), then the caller's own.
+    constexpr absl::string_view kEnvPrefix = "environment.";
+    for (const auto& [key, value] : record->config) {
+      if (absl::StartsWith(key, kEnvPrefix)) env[key.substr(kEnvPrefix.size())] = value;
+    }
     for (const auto& [key, value] : params.env) env[key] = value;
     for (const auto& [key, value] : env) spec.env.push_back(absl::StrCat(key, "=", value));
     spec.cwd = params.cwd.empty() ? "/" : params.cwd;

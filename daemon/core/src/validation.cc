@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "berth/core/config_schema.h"
 
 namespace berth::core {
 namespace {
@@ -111,10 +112,11 @@ absl::Status ValidateLabels(const std::map<std::string, std::string>& labels) {
 }
 
 absl::Status ValidateConfig(const std::map<std::string, std::string>& config) {
+  if (config.size() > 256) {
+    return absl::InvalidArgumentError("a container may carry at most 256 config keys");
+  }
   for (const auto& [key, value] : config) {
-    if (auto s = ValidateFreeText("config key", key); !s.ok()) return s;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown config key ", Quote(key), ": this berthd knows no container config keys yet"));
+    if (auto s = ValidateConfigEntry(key, value); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

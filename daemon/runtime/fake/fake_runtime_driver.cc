@@ -40,6 +40,8 @@ std::string_view FakeRuntimeDriver::OpName(Op op) {
       return "Inspect";
     case Op::kListNames:
       return "ListNames";
+    case Op::kApplyLive:
+      return "ApplyLive";
   }
   return "Unknown";
 }
@@ -94,16 +96,67 @@ absl::Status FakeRuntimeDriver::Create(const CreateSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::Status FakeRuntimeDriver::Start(std::string_view name_view) {
+namespace {
+
+// The checks LxcDriver makes of settings before it writes them, so the fake refuses the same.
+absl::Status CheckSettings(const ContainerSettings& settings) {
+  for (const auto& [key, value] : settings.raw_lxc) {
+    if (absl::Status s = CheckRawLxcEntry(key, value); !s.ok()) return s;
+  }
+  for (const auto& [key, value] : settings.environment) {
+    if (key.empty() || key.find('=') != std::string::npos || lxc::HasControlChars(key) ||
+        lxc::HasControlChars(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Environment variable ", Quoted(key), " cannot be written"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status FakeRuntimeDriver::Start(std::string_view name_view,
+                                      const ContainerSettings& settings) {
   const std::string name(name_view);
   absl::MutexLock lock(&mu_);
   if (absl::Status s = Enter(Op::kStart); !s.ok()) return s;
   absl::StatusOr<Container*> c = Find(name);
   if (!c.ok()) return c.status();
   if ((*c)->state != LiveState::kStopped) return WrongState(name, (*c)->state, "STOPPED");
+  if (absl::Status s = CheckSettings(settings); !s.ok()) return s;
   (*c)->state = LiveState::kRunning;
   (*c)->init_pid = next_pid_++;
+  (*c)->settings = settings;
   return absl::OkStatus();
+}
+
+absl::Status FakeRuntimeDriver::ApplyLive(std::string_view name_view, const ContainerSettings&,
+                                          const ContainerSettings& after) {
+  const std::string name(name_view);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Enter(Op::kApplyLive); !s.ok()) return s;
+  absl::StatusOr<Container*> c = Find(name);
+  if (!c.ok()) return c.status();
+  if ((*c)->state != LiveState::kRunning && (*c)->state != LiveState::kFrozen) {
+    return WrongState(name, (*c)->state, "RUNNING");
+  }
+  if (absl::Status s = CheckSettings(after); !s.ok()) return s;
+  // Like LxcDriver: only the limits change now; environment and raw lines wait for a start.
+  ContainerSettings& now = (*c)->settings;
+  now.cpuset = after.cpuset;
+  now.cpu_quota_us = after.cpu_quota_us;
+  now.cpu_period_us = after.cpu_period_us;
+  now.memory_bytes = after.memory_bytes;
+  now.memory_swap = after.memory_swap;
+  now.processes = after.processes;
+  return absl::OkStatus();
+}
+
+std::optional<ContainerSettings> FakeRuntimeDriver::SettingsOf(std::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = containers_.find(name);
+  if (it == containers_.end()) return std::nullopt;
+  return it->second.settings;
 }
 
 absl::Status FakeRuntimeDriver::Stop(std::string_view name_view, absl::Duration timeout,

@@ -18,6 +18,11 @@ namespace {
 constexpr absl::string_view kHeader =
     "# Written by berth. berth rewrites this file; edits are lost.\n";
 constexpr absl::string_view kTemplatePrefix = "# Template: ";
+// The settings section: every line from the begin marker to the end marker is berth's.
+constexpr absl::string_view kSettingsBegin = "# BEGIN berth settings";
+constexpr absl::string_view kSettingsBeginNote =
+    ": limits, environment and raw.lxc from the container's config; rewritten at every start.";
+constexpr absl::string_view kSettingsEnd = "# END berth settings";
 constexpr absl::string_view kIncludeDir = "/usr/share/lxc/config/";
 
 // Mount entries berth writes for every container; identical template entries are dropped.
@@ -206,6 +211,70 @@ absl::StatusOr<std::string> RenderLxcConfig(const BerthConfig& config) {
     }
     absl::StrAppend(&out, entry.key, " = ", entry.value, "\n");
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<ConfigEntry>> SettingsEntries(const ContainerSettings& settings,
+                                                         const CgroupLayout& layout) {
+  if (settings.cpuset.has_value() &&
+      (settings.cpuset->empty() ||
+       settings.cpuset->find_first_not_of("0123456789,-") != std::string::npos)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CPU list \"", absl::CHexEscape(*settings.cpuset), "\" is not a cpuset list like 0-1,3"));
+  }
+  std::vector<ConfigEntry> entries;
+  for (const CgroupItem& item : CgroupItems(settings, layout, /*host_cpus=*/0,
+                                            /*with_resets=*/false)) {
+    entries.push_back(
+        {absl::StrCat(layout.IsV1(item.controller) ? "lxc.cgroup." : "lxc.cgroup2.", item.file),
+         item.value});
+  }
+  for (const auto& [name, value] : settings.environment) {
+    if (name.empty() || name.find('=') != std::string::npos || HasControlChars(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Environment variable name \"", absl::CHexEscape(name), "\" cannot be written"));
+    }
+    entries.push_back({"lxc.environment", absl::StrCat(name, "=", value)});
+  }
+  for (const auto& [key, value] : settings.raw_lxc) {
+    if (absl::Status s = CheckRawLxcEntry(key, value); !s.ok()) return s;
+    entries.push_back({key, value});
+  }
+  for (const ConfigEntry& entry : entries) {
+    if (absl::Status s = CheckEntry(entry); !s.ok()) return s;
+  }
+  return entries;
+}
+
+std::string StripSettingsSection(std::string_view config_text) {
+  std::string out;
+  bool inside = false;
+  for (absl::string_view line : absl::StrSplit(ToAbsl(config_text), '\n')) {
+    if (!inside && absl::StartsWith(line, kSettingsBegin)) {
+      inside = true;
+    } else if (inside && line == kSettingsEnd) {
+      inside = false;
+    } else if (!inside) {
+      absl::StrAppend(&out, line, "\n");
+    }
+  }
+  // StrSplit yields an empty last piece for text ending in '\n': drop the extra newline, and the
+  // blank line that preceded a section.
+  while (absl::EndsWith(out, "\n\n")) out.pop_back();
+  return out;
+}
+
+absl::StatusOr<std::string> ReplaceSettingsSection(std::string_view config_text,
+                                                   const std::vector<ConfigEntry>& entries) {
+  std::string out = StripSettingsSection(config_text);
+  if (entries.empty()) return out;
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  absl::StrAppend(&out, "\n", kSettingsBegin, kSettingsBeginNote, "\n");
+  for (const ConfigEntry& entry : entries) {
+    if (absl::Status s = CheckEntry(entry); !s.ok()) return s;
+    absl::StrAppend(&out, entry.key, " = ", entry.value, "\n");
+  }
+  absl::StrAppend(&out, kSettingsEnd, "\n");
   return out;
 }
 

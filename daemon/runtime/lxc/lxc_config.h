@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "berth/runtime/container_settings.h"
+#include "lxc/cgroup_fs.h"
 
 namespace berth::runtime::lxc {
 
@@ -60,5 +62,21 @@ std::string TemplateNameFromConfig(std::string_view text);
 // (which would let it write a line of its own), when a template entry is not allow-listed, or
 // when the name is not a valid container name.
 absl::StatusOr<std::string> RenderLxcConfig(const BerthConfig& config);
+
+// The LXC config lines for `settings`: cgroup limits under the host layout's item names
+// (lxc.cgroup.* on v1, lxc.cgroup2.* on v2), lxc.environment per variable, then raw.lxc's lines.
+// INVALID_ARGUMENT when any of them could not be written verbatim (control characters, an
+// environment name with '=', a raw line CheckRawLxcEntry refuses).
+absl::StatusOr<std::vector<ConfigEntry>> SettingsEntries(const ContainerSettings& settings,
+                                                         const CgroupLayout& layout);
+
+// `config_text` without berth's settings section (every one of them, should there be several).
+std::string StripSettingsSection(std::string_view config_text);
+
+// `config_text` with its settings section replaced by one holding `entries` (at the end of the
+// file; none when `entries` is empty), so re-rendering never piles sections up. INVALID_ARGUMENT
+// for an entry that would not be written verbatim.
+absl::StatusOr<std::string> ReplaceSettingsSection(std::string_view config_text,
+                                                   const std::vector<ConfigEntry>& entries);
 
 }  // namespace berth::runtime::lxc

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "lxc/cgroup_fs.h"
 #include "lxc/exit_monitor.h"
 #include "lxc/fs_util.h"
 #include "lxc/helper_client.h"
@@ -120,6 +121,46 @@ uint64_t CpuNanoseconds(const LxcHandle& c) {
   return 0;
 }
 
+// A number from a cgroup file; "max" (v2) and v1's "unlimited" (near 2^63) read as 0.
+uint64_t ReadCgroupNumber(const absl::StatusOr<std::string>& dir, const char* file) {
+  if (!dir.ok()) return 0;
+  absl::StatusOr<std::string> text = lxc::ReadFileToString(absl::StrCat(*dir, "/", file), 64);
+  uint64_t value = 0;
+  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &value)) return 0;
+  return value >= (uint64_t{1} << 62) ? 0 : value;
+}
+
+// Memory peak and limit, and the number of tasks, from the cgroup files of the container whose
+// init is `pid` (no liblxc: its get_cgroup_item knows no peak on every layout).
+void ReadCgroupUsage(pid_t pid, const lxc::CgroupLayout& layout, LiveInfo& info) {
+  absl::StatusOr<std::string> proc =
+      lxc::ReadFileToString(absl::StrCat("/proc/", pid, "/cgroup"), 64 * 1024);
+  if (!proc.ok()) return;
+  const absl::StatusOr<std::string> memory = lxc::CgroupDir(*proc, "memory", layout);
+  const bool v1 = layout.IsV1("memory");
+  info.memory_peak_bytes =
+      ReadCgroupNumber(memory, v1 ? "memory.max_usage_in_bytes" : "memory.peak");
+  info.memory_limit_bytes = ReadCgroupNumber(memory, v1 ? "memory.limit_in_bytes" : "memory.max");
+  info.processes = ReadCgroupNumber(lxc::CgroupDir(*proc, "pids", layout), "pids.current");
+}
+
+// Writes `value` to a cgroup file (opened without O_CREAT: a missing file is an error, never a
+// new file in cgroupfs). The error carries the kernel's reason.
+absl::Status WriteCgroupFile(const std::string& path, const std::string& value) {
+  lxc::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return lxc::ErrnoError(errno, absl::StrCat("cannot open ", Quoted(path)));
+  // cgroupfs takes one value per write(2); an empty value (v2 cpuset "inherit") is a newline.
+  const std::string text = value.empty() ? "\n" : value;
+  const ssize_t n = ::write(fd.get(), text.data(), text.size());
+  if (n != static_cast<ssize_t>(text.size())) {
+    return lxc::ErrnoError(
+        n < 0 ? errno : EIO,
+        absl::StrCat("the kernel refused ", value.empty() ? "an empty value" : Quoted(value),
+                     " for ", Quoted(path)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckHelper(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -183,8 +224,10 @@ std::string LxcDriver::Version() {
 }
 
 LxcDriver::LxcDriver(LxcDriverOptions options)
-    : options_(std::move(options)), logger_(spdlog::get("runtime") ? spdlog::get("runtime")
-                                                : spdlog::default_logger()->clone("runtime")) {}
+    : options_(std::move(options)),
+      logger_(spdlog::get("runtime") ? spdlog::get("runtime")
+                                     : spdlog::default_logger()->clone("runtime")),
+      layout_(std::make_unique<const lxc::CgroupLayout>(lxc::DetectCgroupLayout())) {}
 
 LxcDriver::~LxcDriver() {
   // Join the monitor thread while every member (monitor_ included) is still intact: an exit
@@ -233,7 +276,19 @@ absl::Status LxcDriver::Create(const CreateSpec& spec) {
   return status;
 }
 
-absl::Status LxcDriver::Start(std::string_view name_view) {
+absl::Status LxcDriver::WriteSettings(const std::string& name, const ContainerSettings& settings) {
+  absl::StatusOr<std::vector<lxc::ConfigEntry>> entries = lxc::SettingsEntries(settings, *layout_);
+  if (!entries.ok()) return entries.status();
+  const std::string path = lxc::ContainerConfigPath(options_.lxc_path, name);
+  absl::StatusOr<std::string> text = lxc::ReadFileToString(path, kMaxConfigBytes);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::string> updated = lxc::ReplaceSettingsSection(*text, *entries);
+  if (!updated.ok()) return updated.status();
+  if (*updated == *text) return absl::OkStatus();
+  return lxc::WriteFileAtomically(path, *updated, 0640);
+}
+
+absl::Status LxcDriver::Start(std::string_view name_view, const ContainerSettings& settings) {
   const std::string name(name_view);
   if (absl::Status s = lxc::ValidateContainerName(name); !s.ok()) return s;
   {
@@ -242,6 +297,10 @@ absl::Status LxcDriver::Start(std::string_view name_view) {
     absl::StatusOr<LiveState> state = StateOf(*c, name);
     if (!state.ok()) return state.status();
     if (*state != LiveState::kStopped) return WrongState(name, *state, "STOPPED");
+  }
+  if (absl::Status s = WriteSettings(name, settings); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("Cannot write the settings of ", Quoted(name),
+                                               " into its LXC config: ", s.message()));
   }
   const std::string log_path = lxc::ContainerLogPath(options_.lxc_path, name);
   const off_t offset = lxc::LogOffset(log_path);
@@ -350,6 +409,55 @@ absl::Status LxcDriver::Unfreeze(std::string_view name_view) {
   return absl::OkStatus();
 }
 
+absl::Status LxcDriver::ApplyLive(std::string_view name_view, const ContainerSettings& before,
+                                  const ContainerSettings& after) {
+  const std::string name(name_view);
+  if (absl::Status s = lxc::ValidateContainerName(name); !s.ok()) return s;
+  // Checked as for a start, although only the cgroup items are written now.
+  if (absl::Status s = lxc::SettingsEntries(after, *layout_).status(); !s.ok()) return s;
+  absl::StatusOr<LxcHandle> c = OpenDefined(options_.lxc_path, name);
+  if (!c.ok()) return c.status();
+  absl::StatusOr<LiveState> state = StateOf(*c, name);
+  if (!state.ok()) return state.status();
+  if (!HasInit(*state)) return WrongState(name, *state, "RUNNING");
+  const pid_t pid = (*c)->init_pid(c->get());
+  if (pid <= 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Container ", Quoted(name), " has no init process"));
+  }
+  absl::StatusOr<std::string> proc =
+      lxc::ReadFileToString(absl::StrCat("/proc/", pid, "/cgroup"), 64 * 1024);
+  if (!proc.ok()) return proc.status();
+
+  const int host_cpus = static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  const std::vector<lxc::CgroupItem> changes = lxc::LiveChanges(before, after, *layout_, host_cpus);
+  const std::vector<lxc::CgroupItem> old_items =
+      lxc::CgroupItems(before, *layout_, host_cpus, /*with_resets=*/true);
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const lxc::CgroupItem& item = changes[i];
+    absl::StatusOr<std::string> dir = lxc::CgroupDir(*proc, item.controller, *layout_);
+    absl::Status written =
+        dir.ok() ? WriteCgroupFile(absl::StrCat(*dir, "/", item.file), item.value) : dir.status();
+    if (written.ok()) continue;
+    // Put back what was already changed, newest first, so the container keeps its old limits.
+    for (size_t j = i; j-- > 0;) {
+      for (const lxc::CgroupItem& old : old_items) {
+        if (old.file != changes[j].file) continue;
+        absl::StatusOr<std::string> old_dir = lxc::CgroupDir(*proc, old.controller, *layout_);
+        if (!old_dir.ok() ||
+            !WriteCgroupFile(absl::StrCat(*old_dir, "/", old.file), old.value).ok()) {
+          logger_->error("Cannot restore {} of \"{}\" after a refused change", old.file, name);
+        }
+      }
+    }
+    return absl::FailedPreconditionError(absl::StrCat("Cannot set ", item.file,
+                                                      " of running container ", Quoted(name), ": ",
+                                                      written.message(), "; nothing was changed"));
+  }
+  logger_->debug("Applied {} cgroup change(s) to \"{}\"", changes.size(), name);
+  return absl::OkStatus();
+}
+
 absl::Status LxcDriver::Rename(std::string_view name_view, std::string_view new_name_view) {
   const std::string name(name_view);
   const std::string new_name(new_name_view);
@@ -377,7 +485,10 @@ absl::Status LxcDriver::Rename(std::string_view name_view, std::string_view new_
   absl::StatusOr<std::string> text =
       lxc::ReadFileToString(lxc::ContainerConfigPath(options_.lxc_path, name), kMaxConfigBytes);
   if (!text.ok()) return text.status();
-  absl::StatusOr<std::vector<lxc::ConfigEntry>> entries = lxc::ParseLxcConfig(*text);
+  // The settings section is rewritten at the next start; its lines (lxc.environment is also a
+  // template key) must not be taken for the template's.
+  absl::StatusOr<std::vector<lxc::ConfigEntry>> entries =
+      lxc::ParseLxcConfig(lxc::StripSettingsSection(*text));
   if (!entries.ok()) {
     return absl::InternalError(absl::StrCat("The config of ", Quoted(name),
                                             " is unreadable: ", entries.status().message()));
@@ -471,6 +582,7 @@ absl::StatusOr<LiveInfo> LxcDriver::Inspect(std::string_view name_view) {
   }
   info.memory_bytes = MemoryBytes(*c);
   info.cpu_ns = CpuNanoseconds(*c);
+  ReadCgroupUsage(pid, *layout_, info);
 
   if (!monitor_->IsWatched(name)) {
     if (absl::Status watched = EnsureWatched(name); !watched.ok()) {

@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lxc/cgroup_fs.h"
 #include "lxc/fs_util.h"
 #include "lxc/lxc_config.h"
 
@@ -541,6 +542,61 @@ TEST_F(LxcDriverTest, ConcurrentStartsAndStops) {
   absl::StatusOr<std::vector<std::string>> listed = driver_->ListNames();
   ASSERT_TRUE(listed.ok());
   EXPECT_THAT(*listed, UnorderedElementsAre("p1", "p2", "p3", "p4"));
+}
+
+// The container's own cgroup file, found the way the kernel placed its init.
+std::string CgroupValue(pid_t pid, const char* controller, const char* file) {
+  const lxc::CgroupLayout layout = lxc::DetectCgroupLayout();
+  absl::StatusOr<std::string> dir =
+      lxc::CgroupDir(ReadFile(absl::StrCat("/proc/", pid, "/cgroup")), controller, layout);
+  if (!dir.ok()) return "";
+  std::string text = ReadFile(absl::StrCat(*dir, "/", file));
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+TEST_F(LxcDriverTest, SettingsReachTheCgroupAtStartAndLive) {
+  CreateBusybox("c1");
+  ContainerSettings settings;
+  settings.memory_bytes = 100 << 20;
+  settings.processes = 100;
+  settings.environment = {{"GREETING", "hi"}};
+  ASSERT_TRUE(driver_->Start("c1", settings).ok());
+  const pid_t pid = InspectOk("c1").init_pid;
+  const bool v1 = lxc::DetectCgroupLayout().IsV1("memory");
+  const char* limit_file = v1 ? "memory.limit_in_bytes" : "memory.max";
+  EXPECT_EQ(CgroupValue(pid, "memory", limit_file), std::to_string(100 << 20));
+  EXPECT_EQ(CgroupValue(pid, "pids", "pids.max"), "100");
+  LiveInfo info = InspectOk("c1");
+  EXPECT_EQ(info.memory_limit_bytes, uint64_t{100} << 20);
+  EXPECT_GE(info.memory_peak_bytes, info.memory_bytes);
+  EXPECT_GE(info.processes, 1u);
+
+  ContainerSettings bigger = settings;
+  bigger.memory_bytes = 200 << 20;
+  ASSERT_TRUE(driver_->ApplyLive("c1", settings, bigger).ok());
+  EXPECT_EQ(CgroupValue(pid, "memory", limit_file), std::to_string(200 << 20));
+
+  // The kernel refuses the second write (pids.max -5): the first is put back.
+  ContainerSettings refused = bigger;
+  refused.memory_bytes = 300 << 20;
+  refused.processes = -5;
+  absl::Status status = driver_->ApplyLive("c1", bigger, refused);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(status.message(), HasSubstr("pids.max"));
+  EXPECT_EQ(CgroupValue(pid, "memory", limit_file), std::to_string(200 << 20));
+  EXPECT_EQ(CgroupValue(pid, "pids", "pids.max"), "100");
+
+  // A raw line off the allow-list is refused before anything is written.
+  ContainerSettings hook = bigger;
+  hook.raw_lxc = {{"lxc.hook.start", "/bin/true"}};
+  EXPECT_EQ(driver_->ApplyLive("c1", bigger, hook).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(driver_->Stop("c1", absl::ZeroDuration(), /*force=*/true).ok());
+  EXPECT_EQ(driver_->Start("c1", hook).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ReadFile(lxc_path_ + "/c1/config"), Not(HasSubstr("lxc.hook")));
+  // Restarting without settings removes the section.
+  ASSERT_TRUE(driver_->Start("c1").ok());
+  EXPECT_THAT(ReadFile(lxc_path_ + "/c1/config"), Not(HasSubstr("berth settings")));
 }
 
 }  // namespace

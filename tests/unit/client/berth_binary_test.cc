@@ -110,8 +110,8 @@ TEST_F(BerthBinaryTest, ListTableAgainstFakeDaemon) {
   Outcome outcome = RunBerth(server_.dir(), {"list", "--socket", server_.socket_path()});
   EXPECT_EQ(outcome.exit_code, kExitOk) << outcome.err;
   EXPECT_EQ(outcome.out,
-            "NAME  STATE    PID  IPV4  CREATED\n"
-            "web   RUNNING  77   -     2026-11-26 16:50:00\n");
+            "NAME  STATE    PID  MEMORY  IPV4  CREATED\n"
+            "web   RUNNING  77   -       -     2026-11-26 16:50:00\n");
   EXPECT_THAT(outcome.err, IsEmpty());
 }
 

@@ -163,15 +163,15 @@ TEST(OutputHelpersTest, CsvField) {
 
 TEST(ListOutputTest, Table) {
   EXPECT_EQ(FormatContainerList(Both(), OutputFormat::kTable, kZone),
-            "NAME  STATE    PID   IPV4               CREATED\n"
-            "web   RUNNING  1234  10.0.3.5,10.0.3.6  2026-11-26 17:50:00\n"
-            "db    STOPPED  -     -                  2026-11-27 09:05:09\n");
+            "NAME  STATE    PID   MEMORY    IPV4               CREATED\n"
+            "web   RUNNING  1234  12.3 MiB  10.0.3.5,10.0.3.6  2026-11-26 17:50:00\n"
+            "db    STOPPED  -     -         -                  2026-11-27 09:05:09\n");
 }
 
 TEST(ListOutputTest, EmptyListKeepsHeaderOrShape) {
   google::protobuf::RepeatedPtrField<v1::Container> none;
   EXPECT_EQ(FormatContainerList(none, OutputFormat::kTable, kZone),
-            "NAME  STATE  PID  IPV4  CREATED\n");
+            "NAME  STATE  PID  MEMORY  IPV4  CREATED\n");
   EXPECT_EQ(FormatContainerList(none, OutputFormat::kJson, kZone), "[]\n");
   EXPECT_EQ(FormatContainerList(none, OutputFormat::kYaml, kZone), "[]\n");
   EXPECT_EQ(FormatContainerList(none, OutputFormat::kCsv, kZone), kContainerCsvHeader);
@@ -266,38 +266,54 @@ TEST(ListOutputTest, YamlQuotesStringsThatLookLikeOtherTypes) {
 
 TEST(InfoOutputTest, Table) {
   EXPECT_EQ(FormatContainerInfo(Web(), OutputFormat::kTable, kZone),
-            "Name:      web\n"
-            "State:     RUNNING\n"
-            "PID:       1234\n"
-            "IPv4:      10.0.3.5\n"
-            "           10.0.3.6\n"
-            "IPv6:      fd00::5\n"
-            "Memory:    12.3 MiB\n"
-            "CPU time:  1.52s\n"
-            "Source:    template busybox (args: --flavor tiny)\n"
-            "Revision:  3\n"
-            "Labels:    app=web\n"
-            "           tier=front\n"
-            "Config:    limits.memory=256M\n"
-            "Created:   2026-11-26 17:50:00\n"
-            "Updated:   2026-11-27 09:05:09\n");
+            "Name:       web\n"
+            "State:      RUNNING\n"
+            "PID:        1234\n"
+            "IPv4:       10.0.3.5\n"
+            "            10.0.3.6\n"
+            "IPv6:       fd00::5\n"
+            "Memory:     12.3 MiB\n"
+            "CPU time:   1.52s\n"
+            "Processes:  -\n"
+            "Source:     template busybox (args: --flavor tiny)\n"
+            "Revision:   3\n"
+            "Labels:     app=web\n"
+            "            tier=front\n"
+            "Config:     limits.memory=256M\n"
+            "Created:    2026-11-26 17:50:00\n"
+            "Updated:    2026-11-27 09:05:09\n");
+}
+
+TEST(InfoOutputTest, TableWithMemoryPeakLimitAndProcesses) {
+  v1::Container web = Web();
+  web.mutable_status()->set_memory_peak_bytes(20 << 20);
+  web.mutable_status()->set_memory_limit_bytes(256 << 20);
+  web.mutable_status()->set_processes(7);
+  const std::string table = FormatContainerInfo(web, OutputFormat::kTable, kZone);
+  EXPECT_THAT(table, HasSubstr("Memory:     12.3 MiB (peak 20.0 MiB, limit 256.0 MiB)\n"));
+  EXPECT_THAT(table, HasSubstr("Processes:  7\n"));
+  const auto json = nlohmann::json::parse(FormatContainerInfo(web, OutputFormat::kJson, kZone));
+  EXPECT_EQ(json["status"]["memory_peak_bytes"], 20u << 20);
+  EXPECT_EQ(json["status"]["memory_limit_bytes"], 256u << 20);
+  EXPECT_EQ(json["status"]["processes"], 7u);
 }
 
 TEST(InfoOutputTest, TableOfStoppedContainer) {
   EXPECT_EQ(FormatContainerInfo(Db(), OutputFormat::kTable, kZone),
-            "Name:      db\n"
-            "State:     STOPPED\n"
-            "PID:       -\n"
-            "IPv4:      -\n"
-            "IPv6:      -\n"
-            "Memory:    -\n"
-            "CPU time:  -\n"
-            "Source:    template busybox\n"
-            "Revision:  1\n"
-            "Labels:    note=say \"hi\", bye\n"
-            "Config:    -\n"
-            "Created:   2026-11-27 09:05:09\n"
-            "Updated:   2026-11-27 09:05:09\n");
+            "Name:       db\n"
+            "State:      STOPPED\n"
+            "PID:        -\n"
+            "IPv4:       -\n"
+            "IPv6:       -\n"
+            "Memory:     -\n"
+            "CPU time:   -\n"
+            "Processes:  -\n"
+            "Source:     template busybox\n"
+            "Revision:   1\n"
+            "Labels:     note=say \"hi\", bye\n"
+            "Config:     -\n"
+            "Created:    2026-11-27 09:05:09\n"
+            "Updated:    2026-11-27 09:05:09\n");
 }
 
 TEST(InfoOutputTest, Csv) {

@@ -185,9 +185,9 @@ TEST_F(RunnerTest, ListFollowsPagesAndPrintsTable) {
 
   EXPECT_EQ(Run({"list", "-l", "app=x"}), kExitOk) << err_.str();
   EXPECT_EQ(out_.str(),
-            "NAME  STATE    PID   IPV4      CREATED\n"
-            "web   RUNNING  4242  10.0.3.7  2026-11-26 16:50:00\n"
-            "db    STOPPED  -     -         2026-11-27 08:05:09\n");
+            "NAME  STATE    PID   MEMORY  IPV4      CREATED\n"
+            "web   RUNNING  4242  -       10.0.3.7  2026-11-26 16:50:00\n"
+            "db    STOPPED  -     -       -         2026-11-27 08:05:09\n");
   std::vector<fakes::FakeDaemon::Call> calls = daemon_.Calls();
   ASSERT_EQ(calls.size(), 2u);
   std::vector<std::string> tokens;

@@ -403,5 +403,141 @@ TEST_F(ContainerManagerTest, ConcurrentOperationsLeaveStoreAndRuntimeInAgreement
   for (const auto& r : Records()) EXPECT_EQ(r.phase, Phase::kReady) << r.name;
 }
 
+// --- Config updates ---
+
+std::vector<Event> ConfigEvents(absl::Mutex& mu, const std::vector<Event>& seen) {
+  absl::MutexLock lock(&mu);
+  std::vector<Event> out;
+  for (const Event& e : seen) {
+    if (e.type == EventType::kConfigChanged) out.push_back(e);
+  }
+  return out;
+}
+
+TEST_F(ContainerManagerTest, LaunchGivesTheDriverTheConfigsSettings) {
+  CreateParams p;
+  p.name = "web";
+  p.template_name = "busybox";
+  p.start = true;
+  p.config = {{"limits.memory", "256MiB"}, {"environment.FOO", "bar"}};
+  ASSERT_TRUE(manager_.Create(p).ok());
+  auto settings = driver_.SettingsOf("web");
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->memory_bytes, int64_t{256} << 20);
+  EXPECT_EQ(settings->environment.at("FOO"), "bar");
+}
+
+TEST_F(ContainerManagerTest, CreateRefusesBadConfigAndStoresNothing) {
+  CreateParams p;
+  p.name = "web";
+  p.template_name = "busybox";
+  p.config = {{"limits.memory", "lots"}};
+  auto view = manager_.Create(p);
+  EXPECT_EQ(view.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(view.status().message(), HasSubstr("limits.memory"));
+  p.config = {{"raw.lxc", "lxc.hook.pre-start = /bin/sh"}};
+  EXPECT_EQ(manager_.Create(p).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Records().empty());
+  EXPECT_EQ(driver_.CallCount(Op::kCreate), 0);
+}
+
+TEST_F(ContainerManagerTest, UpdateConfigOnARunningContainerAppliesLiveThenStores) {
+  ASSERT_TRUE(Create("web", true).ok());
+  const int64_t revision = store_.Get("web")->revision;
+  auto update = manager_.UpdateConfig(
+      "web", revision, {{"limits.memory", "512MiB"}, {"limits.processes", "200"}}, {});
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_TRUE(update->notices.empty());
+  EXPECT_EQ(update->view.definition.config.at("limits.memory"), "512MiB");
+  EXPECT_GT(update->view.definition.revision, revision);
+  EXPECT_EQ(store_.Get("web")->config.at("limits.processes"), "200");
+  EXPECT_EQ(driver_.CallCount(Op::kApplyLive), 1);
+  EXPECT_EQ(driver_.SettingsOf("web")->memory_bytes, int64_t{512} << 20);
+  EXPECT_EQ(driver_.SettingsOf("web")->processes, 200);
+  auto events = ConfigEvents(seen_mu_, seen_);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].container, "web");
+  EXPECT_EQ(events[0].detail, "limits.memory,limits.processes");
+}
+
+TEST_F(ContainerManagerTest, UpdateConfigSaysWhatWaitsForTheNextStart) {
+  ASSERT_TRUE(Create("web", true).ok());
+  auto update =
+      manager_.UpdateConfig("web", 0, {{"environment.FOO", "bar"}, {"limits.memory", "1GiB"}}, {});
+  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_EQ(update->notices.size(), 1u);
+  EXPECT_THAT(update->notices[0], HasSubstr("environment.FOO takes effect when the container "
+                                            "next starts"));
+  EXPECT_TRUE(driver_.SettingsOf("web")->environment.empty());  // not live
+  ASSERT_TRUE(manager_.Restart("web", absl::Seconds(1), true).ok());
+  EXPECT_EQ(driver_.SettingsOf("web")->environment.at("FOO"), "bar");
+}
+
+TEST_F(ContainerManagerTest, UpdateConfigOnAStoppedContainerOnlyStores) {
+  ASSERT_TRUE(Create("web").ok());
+  auto update = manager_.UpdateConfig("web", 0, {{"limits.cpu", "1"}}, {});
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_TRUE(update->notices.empty());
+  EXPECT_EQ(driver_.CallCount(Op::kApplyLive), 0);
+  ASSERT_TRUE(manager_.Start("web").ok());
+  EXPECT_EQ(driver_.SettingsOf("web")->cpuset, "0");
+}
+
+TEST_F(ContainerManagerTest, UpdateConfigUnsetsKeys) {
+  ASSERT_TRUE(Create("web", true).ok());
+  ASSERT_TRUE(
+      manager_.UpdateConfig("web", 0, {{"limits.memory", "1GiB"}, {"user.a", "x"}}, {}).ok());
+  auto update = manager_.UpdateConfig("web", 0, {}, {"limits.memory", "limits.processes"});
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_EQ(store_.Get("web")->config, (std::map<std::string, std::string>{{"user.a", "x"}}));
+  EXPECT_FALSE(driver_.SettingsOf("web")->memory_bytes.has_value());
+  // An unknown key cannot be unset (a typo should not pass silently).
+  EXPECT_EQ(manager_.UpdateConfig("web", 0, {}, {"limits.memroy"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ContainerManagerTest, RefusedUpdatesChangeNothing) {
+  ASSERT_TRUE(Create("web", true).ok());
+  ASSERT_TRUE(manager_.UpdateConfig("web", 0, {{"limits.memory", "256MiB"}}, {}).ok());
+  const storage::ContainerRecord before = *store_.Get("web");
+  const int applies = driver_.CallCount(Op::kApplyLive);
+
+  // A bad value: INVALID_ARGUMENT before anything is applied.
+  auto bad = manager_.UpdateConfig("web", 0, {{"limits.memory", "256"}}, {});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  auto unknown = manager_.UpdateConfig("web", 0, {{"limits.memory", "1GiB"}, {"x.y", "1"}}, {});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(driver_.CallCount(Op::kApplyLive), applies);
+
+  // A stale revision: ABORTED.
+  auto stale = manager_.UpdateConfig("web", before.revision - 1, {{"limits.memory", "1GiB"}}, {});
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+
+  // The kernel refuses: the stored definition stays.
+  driver_.FailNext(Op::kApplyLive,
+                   absl::FailedPreconditionError("Cannot set memory.limit_in_bytes: busy"));
+  auto refused = manager_.UpdateConfig("web", 0, {{"limits.memory", "8MiB"}}, {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("unchanged"));
+  EXPECT_EQ(driver_.SettingsOf("web")->memory_bytes, int64_t{256} << 20);
+
+  const storage::ContainerRecord after = *store_.Get("web");
+  EXPECT_EQ(after.revision, before.revision);
+  EXPECT_EQ(after.config, before.config);
+  EXPECT_EQ(ConfigEvents(seen_mu_, seen_).size(), 1u);
+  EXPECT_EQ(manager_.UpdateConfig("nope", 0, {{"user.a", "b"}}, {}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ContainerManagerTest, UpdateConfigWithoutAChangeKeepsTheRevision) {
+  ASSERT_TRUE(Create("web").ok());
+  ASSERT_TRUE(manager_.UpdateConfig("web", 0, {{"user.a", "b"}}, {}).ok());
+  const int64_t revision = store_.Get("web")->revision;
+  auto same = manager_.UpdateConfig("web", 0, {{"user.a", "b"}}, {"user.gone"});
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(store_.Get("web")->revision, revision);
+  EXPECT_EQ(ConfigEvents(seen_mu_, seen_).size(), 1u);
+}
+
 }  // namespace
 }  // namespace berth::core

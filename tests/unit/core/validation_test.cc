@@ -55,9 +55,11 @@ TEST(ValidateLabels, ChecksKeysAndValues) {
 
 TEST(ValidateConfig, RefusesUnknownKeysByName) {
   EXPECT_TRUE(ValidateConfig({}).ok());
-  absl::Status s = ValidateConfig({{"limits.memory", "1GiB"}});
+  EXPECT_TRUE(ValidateConfig({{"limits.memory", "1GiB"}}).ok());
+  absl::Status s = ValidateConfig({{"limits.memroy", "1GiB"}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("\"limits.memory\""));
+  EXPECT_THAT(s.message(), HasSubstr("\"limits.memroy\""));
+  EXPECT_THAT(s.message(), HasSubstr("berth config keys"));
 }
 
 TEST(ValidateTemplateArgs, RefusesControlCharacters) {

@@ -60,4 +60,8 @@ std::string FormatVersion(const VersionReport& report, OutputFormat format);
 // `berth host`.
 std::string FormatHostInfo(const v1::HostInfo& host, OutputFormat format);
 
+// `berth config keys`: KEY TYPE DEFAULT LIVE DESCRIPTION (table), or a list of objects with
+// name, type, default, live and help (json, yaml, csv).
+std::string FormatConfigKeys(const v1::ListConfigKeysResponse& keys, OutputFormat format);
+
 }  // namespace berth::client

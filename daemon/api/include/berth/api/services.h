@@ -40,6 +40,9 @@ class ContainersService final : public berth::v1::Containers::CallbackService {
   grpc::ServerUnaryReactor* UpdateContainer(grpc::CallbackServerContext* ctx,
                                             const berth::v1::UpdateContainerRequest* request,
                                             berth::v1::Container* response) override;
+  grpc::ServerUnaryReactor* UpdateContainerConfig(
+      grpc::CallbackServerContext* ctx, const berth::v1::UpdateContainerConfigRequest* request,
+      berth::v1::UpdateContainerConfigResponse* response) override;
   grpc::ServerUnaryReactor* RenameContainer(grpc::CallbackServerContext* ctx,
                                             const berth::v1::RenameContainerRequest* request,
                                             berth::v1::Container* response) override;
@@ -96,6 +99,9 @@ class SystemService final : public berth::v1::System::CallbackService {
   grpc::ServerUnaryReactor* GetHostInfo(grpc::CallbackServerContext* ctx,
                                         const berth::v1::GetHostInfoRequest* request,
                                         berth::v1::HostInfo* response) override;
+  grpc::ServerUnaryReactor* ListConfigKeys(grpc::CallbackServerContext* ctx,
+                                           const berth::v1::ListConfigKeysRequest* request,
+                                           berth::v1::ListConfigKeysResponse* response) override;
 
  private:
   ServiceDeps deps_;

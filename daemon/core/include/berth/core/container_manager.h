@@ -38,6 +38,13 @@ struct CreateParams {
   bool start = false;
 };
 
+// The outcome of UpdateConfig: the container as stored now, and notices for the user (e.g. which
+// keys take effect only at the next start).
+struct ConfigUpdate {
+  ContainerView view;
+  std::vector<std::string> notices;
+};
+
 struct ContainerCounts {
   uint32_t total = 0;
   uint32_t running = 0;
@@ -96,6 +103,17 @@ class ContainerManager {
   // Replaces the labels; expected_revision 0 means "current".
   absl::StatusOr<ContainerView> UpdateLabels(const std::string& name, int64_t expected_revision,
                                              const std::map<std::string, std::string>& labels);
+  // Sets and removes config keys (unset wins over set for a key in both), in this order: validate
+  // everything (the keys, and the whole new config), apply the live-applicable limits to a running
+  // or frozen container, then store with compare-and-swap on the revision (expected_revision 0:
+  // current) and publish kConfigChanged with the changed keys in its detail. A value the kernel
+  // refuses leaves the definition unchanged; so does a stale revision (ABORTED). Keys that are
+  // not live on a running container take effect at its next start and get a notice. Changing
+  // nothing is OK (no new revision). INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION (mid
+  // operation, or the kernel refused a limit), ABORTED.
+  absl::StatusOr<ConfigUpdate> UpdateConfig(const std::string& name, int64_t expected_revision,
+                                            const std::map<std::string, std::string>& set,
+                                            const std::vector<std::string>& unset);
   absl::StatusOr<ContainerView> Rename(const std::string& name, const std::string& new_name);
   absl::Status Delete(const std::string& name, bool force);
 
@@ -151,6 +169,9 @@ class ContainerManager {
   absl::StatusOr<ContainerView> ChangeState(
       const std::string& name, absl::FunctionRef<absl::Status(runtime::LiveState)> change);
   absl::StatusOr<runtime::LiveInfo> InspectForOperation(const std::string& name);
+  // Starts the container with the settings its stored config gives (driver Start). The caller
+  // holds the container's lock.
+  absl::Status StartWithConfig(const std::string& name);
   ContainerView ViewOf(storage::ContainerRecord record, bool with_live);
   void Publish(EventType type, const std::string& name, std::optional<runtime::LiveState> state,
                std::string detail = {});

@@ -27,8 +27,8 @@ absl::Status ValidateFreeText(absl::string_view what, absl::string_view value);
 // digit. Values: free text. At most 64 labels.
 absl::Status ValidateLabels(const std::map<std::string, std::string>& labels);
 
-// Config keys berth knows. None yet: every key is refused until the config schema exists, so that
-// nothing unvalidated can be stored.
+// Every key must be in the config schema (config_schema.h) and its value pass the key's validator;
+// at most 256 keys.
 absl::Status ValidateConfig(const std::map<std::string, std::string>& config);
 
 absl::Status ValidateTemplateArgs(const std::vector<std::string>& args);

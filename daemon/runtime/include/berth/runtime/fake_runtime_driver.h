@@ -41,8 +41,9 @@ class FakeRuntimeDriver final : public RuntimeDriver {
     kDestroy,
     kInspect,
     kListNames,
+    kApplyLive,
   };
-  static constexpr size_t kOpCount = 9;
+  static constexpr size_t kOpCount = 10;
   static std::string_view OpName(Op op);  // "Create", "Start", ...
 
   // Known templates: {"busybox"}.
@@ -50,7 +51,13 @@ class FakeRuntimeDriver final : public RuntimeDriver {
   ~FakeRuntimeDriver() override;
 
   absl::Status Create(const CreateSpec& spec) override;
-  absl::Status Start(std::string_view name) override;
+  using RuntimeDriver::Start;
+  // Records `settings` (see SettingsOf).
+  absl::Status Start(std::string_view name, const ContainerSettings& settings) override;
+  // Records `after` as the container's settings; FAILED_PRECONDITION unless RUNNING or FROZEN,
+  // INVALID_ARGUMENT for a raw LXC line the real driver would refuse.
+  absl::Status ApplyLive(std::string_view name, const ContainerSettings& before,
+                         const ContainerSettings& after) override;
   absl::Status Stop(std::string_view name, absl::Duration timeout, bool force) override;
   absl::Status Freeze(std::string_view name) override;
   absl::Status Unfreeze(std::string_view name) override;
@@ -109,6 +116,8 @@ class FakeRuntimeDriver final : public RuntimeDriver {
   std::optional<LiveState> StateOf(std::string_view name) const;
   // The spec a container was created with, nullopt when it does not exist or was added.
   std::optional<CreateSpec> SpecOf(std::string_view name) const;
+  // The settings of the container's last Start or ApplyLive; nullopt when it does not exist.
+  std::optional<ContainerSettings> SettingsOf(std::string_view name) const;
   // The arguments of the last Stop call, nullopt before the first.
   std::optional<std::pair<absl::Duration, bool>> LastStopArgs() const;
 
@@ -121,6 +130,7 @@ class FakeRuntimeDriver final : public RuntimeDriver {
     std::vector<std::string> ipv6;
     uint64_t memory_bytes = 0;
     uint64_t cpu_ns = 0;
+    ContainerSettings settings;
   };
 
   // Counts the call, waits while `op` is held, and returns an injected failure if one is queued.

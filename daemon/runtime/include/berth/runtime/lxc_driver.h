@@ -20,6 +20,7 @@ namespace berth::runtime {
 
 namespace lxc {
 class ExitMonitor;
+struct CgroupLayout;
 }
 
 struct LxcDriverOptions {
@@ -83,9 +84,17 @@ class LxcDriver final : public RuntimeDriver {
   // INVALID_ARGUMENT (bad name, unknown template, bad argument), ALREADY_EXISTS, INTERNAL with
   // the template's and liblxc's errors, DEADLINE_EXCEEDED. Nothing is left on disk on failure.
   absl::Status Create(const CreateSpec& spec) override;
-  // NOT_FOUND, FAILED_PRECONDITION (not STOPPED; names the state), INTERNAL with the ERROR lines
-  // the start wrote to the container's lxc.log. Watches the new init on success.
-  absl::Status Start(std::string_view name) override;
+  // First rewrites the settings section of the container's LXC config (see lxc_config.h) from
+  // `settings`, in the item names of the host's cgroup layout. NOT_FOUND, FAILED_PRECONDITION
+  // (not STOPPED; names the state), INVALID_ARGUMENT (a setting it would not write), INTERNAL
+  // with the ERROR lines the start wrote to the container's lxc.log. Watches the new init on
+  // success.
+  using RuntimeDriver::Start;
+  absl::Status Start(std::string_view name, const ContainerSettings& settings) override;
+  // Writes the changed cgroup files under the container's cgroup directories (found from
+  // /proc/<init>/cgroup) directly: no liblxc call, no fork.
+  absl::Status ApplyLive(std::string_view name, const ContainerSettings& before,
+                         const ContainerSettings& after) override;
   // NOT_FOUND, FAILED_PRECONDITION when STOPPED. A FROZEN container is thawed first. `force`
   // kills at once; otherwise the halt signal, then a kill when `timeout` passes. INTERNAL when it
   // still runs after the kill.
@@ -98,7 +107,8 @@ class LxcDriver final : public RuntimeDriver {
   // NOT_FOUND, FAILED_PRECONDITION unless STOPPED, INTERNAL with liblxc's errors.
   absl::Status Destroy(std::string_view name) override;
   // NOT_FOUND when not defined. For a running or frozen container: init pid, non-loopback
-  // addresses (from /proc/<init>/net, no fork), memory and CPU from its cgroup; starts watching
+  // addresses (from /proc/<init>/net, no fork), memory (usage, peak, limit), CPU and processes
+  // from its cgroup; starts watching
   // its init when not yet watched (this is how a restarted daemon adopts running containers).
   absl::StatusOr<LiveInfo> Inspect(std::string_view name) override;
   // Names of the containers defined under lxc_path that are valid berth names (others are
@@ -121,8 +131,13 @@ class LxcDriver final : public RuntimeDriver {
   // Starts watching the init of a running container (no-op when already watched).
   absl::Status EnsureWatched(const std::string& name);
 
+  // Writes `settings` into the container's LXC config (its settings section only).
+  absl::Status WriteSettings(const std::string& name, const ContainerSettings& settings);
+
   const LxcDriverOptions options_;
   std::shared_ptr<spdlog::logger> logger_;
+  // The host's cgroup layout, detected once at Open (it does not change while the host runs).
+  std::unique_ptr<const lxc::CgroupLayout> layout_;
 
   absl::Mutex handler_mu_;
   ExitHandler exit_handler_ ABSL_GUARDED_BY(handler_mu_);  // guarded: set once, read per exit

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "berth/runtime/container_settings.h"
 #include "berth/runtime/exec_process.h"
 
 namespace berth::runtime {
@@ -36,8 +37,11 @@ struct LiveInfo {
   pid_t init_pid = 0;  // 0 unless running or frozen.
   std::vector<std::string> ipv4;
   std::vector<std::string> ipv6;
-  uint64_t memory_bytes = 0;  // 0 when unknown.
-  uint64_t cpu_ns = 0;        // 0 when unknown.
+  uint64_t memory_bytes = 0;        // 0 when unknown.
+  uint64_t cpu_ns = 0;              // 0 when unknown.
+  uint64_t memory_peak_bytes = 0;   // Highest memory use seen; 0 when unknown.
+  uint64_t memory_limit_bytes = 0;  // 0 when unlimited or unknown.
+  uint64_t processes = 0;           // Tasks in the container's cgroup; 0 when unknown.
 };
 
 // What to create. Every string has been validated by the core before it gets here; the driver
@@ -67,8 +71,21 @@ class RuntimeDriver {
   // Creates the container's root filesystem and config. On failure nothing is left on disk.
   virtual absl::Status Create(const CreateSpec& spec) = 0;
 
-  // Starts the container daemonized; returns once liblxc reports it RUNNING.
-  virtual absl::Status Start(std::string_view name) = 0;
+  // Starts the container daemonized with `settings` (limits, init environment, raw LXC lines:
+  // the whole of them, replacing what an earlier start had); returns once liblxc reports it
+  // RUNNING. INVALID_ARGUMENT when a setting is not one the driver would write.
+  virtual absl::Status Start(std::string_view name, const ContainerSettings& settings) = 0;
+  // Start with no settings (no limits, no extra environment).
+  absl::Status Start(std::string_view name) { return Start(name, ContainerSettings{}); }
+
+  // Changes the limits of a running or frozen container from `before` to `after` at once, by
+  // writing its cgroup files (only those whose value differs). The environment and raw LXC lines
+  // are not live: they take effect at the next Start. When the kernel refuses a value, the files
+  // already written are put back to `before` and the error names the item and the kernel's
+  // reason (FAILED_PRECONDITION). NOT_FOUND, FAILED_PRECONDITION when not running,
+  // INVALID_ARGUMENT for a setting the driver would not write.
+  virtual absl::Status ApplyLive(std::string_view name, const ContainerSettings& before,
+                                 const ContainerSettings& after) = 0;
 
   // Clean shutdown within `timeout`, then kill. `force` kills at once.
   virtual absl::Status Stop(std::string_view name, absl::Duration timeout, bool force) = 0;
