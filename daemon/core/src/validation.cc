@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "berth/core/supervision_config.h"
 
 namespace berth::core {
 namespace {
@@ -113,8 +114,12 @@ absl::Status ValidateLabels(const std::map<std::string, std::string>& labels) {
 absl::Status ValidateConfig(const std::map<std::string, std::string>& config) {
   for (const auto& [key, value] : config) {
     if (auto s = ValidateFreeText("config key", key); !s.ok()) return s;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown config key ", Quote(key), ": this berthd knows no container config keys yet"));
+    if (!IsSupervisionKey(key)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown config key ", Quote(key), ": this berthd knows restart.policy, restart.max, ",
+          "boot.autostart, boot.autostart.priority, boot.autostart.delay and boot.stop.timeout"));
+    }
+    if (auto s = ValidateSupervisionValue(key, value); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -27,8 +27,8 @@ absl::Status ValidateFreeText(absl::string_view what, absl::string_view value);
 // digit. Values: free text. At most 64 labels.
 absl::Status ValidateLabels(const std::map<std::string, std::string>& labels);
 
-// Config keys berth knows. None yet: every key is refused until the config schema exists, so that
-// nothing unvalidated can be stored.
+// Config keys berth knows: the supervision keys (supervision_config.h), each value checked by its
+// validator. Any other key is refused, so that nothing unvalidated can be stored.
 absl::Status ValidateConfig(const std::map<std::string, std::string>& config);
 
 absl::Status ValidateTemplateArgs(const std::vector<std::string>& args);
