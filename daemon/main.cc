@@ -20,6 +20,8 @@
 #include "berth/core/container_manager.h"
 #include "berth/core/event_bus.h"
 #include "berth/core/executor.h"
+#include "berth/core/supervisor.h"
+#include "berth/core/timer.h"
 #include "berth/runtime/lxc_driver.h"
 #include "berth/storage/sqlite_store.h"
 #include "berth/version.h"
@@ -43,7 +45,7 @@ void SetUpLogging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto root = std::make_shared<spdlog::logger>("berthd", sink);
   spdlog::set_default_logger(root);
-  for (const char* name : {"core", "api", "audit", "runtime", "storage"}) {
+  for (const char* name : {"core", "api", "audit", "runtime", "storage", "supervisor"}) {
     spdlog::register_logger(std::make_shared<spdlog::logger>(name, sink));
   }
   if (journal) {
@@ -89,7 +91,9 @@ int Run(int argc, char** argv) {
   // Block the signals we handle before any thread exists, so only sigwait below sees them.
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  // SIGPWR: the host is shutting down (systemd's ExecStop sends it only then, see
+  // systemd/berthd.service): stop the containers in order before exiting.
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGPWR}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -161,10 +165,19 @@ int Run(int argc, char** argv) {
                          .max_age = absl::Hours(24 * config.events_max_age_days)});
   if (auto s = events.OpenLog(); !s.ok()) return Fail(s);
   core::ContainerManager manager(store->get(), driver->get(), &clock, &events);
-  (*driver)->SetExitHandler([&manager](const std::string& name) { manager.OnContainerExit(name); });
+  (*driver)->SetExitHandler([&manager](const std::string& name, std::optional<int> exit_code) {
+    manager.OnContainerExit(name, exit_code);
+  });
   // Paused until reconciliation is done: calls that arrive meanwhile wait instead of seeing
   // half-reconciled state.
   core::ThreadPoolExecutor executor(kExecutorThreads, kMaxQueuedOperations, /*paused=*/true);
+  // Restart backoff and autostart delays. Reset explicitly at the end, before the supervisor
+  // whose tasks it runs goes away.
+  auto timer = std::make_unique<core::ThreadTimer>();
+  core::SupervisorOptions supervisor_options;
+  supervisor_options.recorded_boot_id_path = config.state_dir + "/boot_id";
+  core::Supervisor supervisor(&manager, store->get(), &events, &executor, timer.get(), &clock,
+                              supervisor_options);
 
   api::Server::Options options;
   options.listener.path = config.socket_path;
@@ -212,6 +225,8 @@ int Run(int argc, char** argv) {
   spdlog::info("berthd ready on \"{}\"", config.socket_path);
   sd_notifyf(0, "READY=1\nSTATUS=Serving %u containers (%u running)",
              counts.ok() ? counts->total : 0, counts.ok() ? counts->running : 0);
+  // After reconciliation, on the executor: the API serves meanwhile.
+  supervisor.Autostart();
   // WatchdogSec= in berthd.service: ping at half the period, from executor threads.
   std::unique_ptr<ExecutorWatchdog> watchdog;
   uint64_t watchdog_usec = 0;
@@ -222,11 +237,21 @@ int Run(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info("Received {}: draining; containers keep running", strsignal(sig));
-  sd_notify(0, "STOPPING=1\nSTATUS=Draining");
-  (*server)->Drain();
+  if (sig == SIGPWR) {
+    spdlog::info("Received {}: the host is shutting down; stopping containers, then exiting",
+                 strsignal(sig));
+    sd_notify(0, "STOPPING=1\nSTATUS=Host shutdown: stopping containers");
+    (*server)->Drain();  // No new calls: nothing starts a container behind the stops.
+    supervisor.StopAll();
+  } else {
+    spdlog::info("Received {}: draining; containers keep running", strsignal(sig));
+    sd_notify(0, "STOPPING=1\nSTATUS=Draining");
+    (*server)->Drain();
+  }
+  supervisor.Quiesce();  // No restart or autostart from here on.
   watchdog.reset();
   executor.Shutdown();  // Operations already begun run to their end.
+  timer.reset();        // Joins the timer thread: no task reaches the supervisor after this.
   (*server)->Shutdown(absl::Now() + absl::Seconds(5));
   server->reset();
   driver->reset();  // Joins the exit-monitor thread before the manager it calls goes away.

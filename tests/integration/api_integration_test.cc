@@ -56,7 +56,9 @@ class ApiTest : public ::testing::Test {
     events_ = std::make_unique<core::EventBus>(&clock_);
     manager_ = std::make_unique<core::ContainerManager>(store_.get(), &driver_, &clock_,
                                                         events_.get());
-    driver_.SetExitHandler([this](const std::string& n) { manager_->OnContainerExit(n); });
+    driver_.SetExitHandler([this](const std::string& n, std::optional<int> code) {
+      manager_->OnContainerExit(n, code);
+    });
     executor_ = std::make_unique<core::ThreadPoolExecutor>(8, 256);
     StartServer();
   }

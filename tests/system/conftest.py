@@ -165,6 +165,9 @@ def daemon_root():
     root = tempfile.mkdtemp(prefix="bt-", dir="/tmp")
     yield root
     shutil.rmtree(root, ignore_errors=True)
+    # berthd makes liblxc's monitor FIFO for its lxcpath under /run/lxc/<lxcpath> and removes it
+    # when it exits cleanly; a berthd killed by a test leaves it behind.
+    shutil.rmtree("/run/lxc" + root, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

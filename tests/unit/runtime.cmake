@@ -4,6 +4,7 @@
 # monitor (against child processes). No liblxc, no containers.
 add_executable(runtime_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/runtime/exit_monitor_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/runtime/exit_status_feed_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime/fake_runtime_driver_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime/helper_client_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/runtime/helper_protocol_test.cc

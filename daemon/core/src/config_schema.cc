@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "berth/core/supervision_config.h"
 #include "berth/core/validation.h"
 
 namespace berth::core {
@@ -202,6 +203,43 @@ constexpr ConfigKeySpec kKeys[] = {
      .help = "Extra LXC config lines from an allow-list of safe keys (cgroup limits, sysctls, "
              "prlimits, signals)",
      .validate = ValidateRawLxc},
+    {.name = kRestartPolicyKey,
+     .type = "never|on-failure|always",
+     .default_value = "never",
+     .live = true,
+     .help = "Restart the container when its init exits: on-failure on a non-zero exit code; "
+             "with backoff from 1 s doubling to 60 s",
+     .validate = ValidateRestartPolicy},
+    {.name = kRestartMaxKey,
+     .type = "integer",
+     .default_value = "0",
+     .live = true,
+     .help = "Restarts in a row before giving up and leaving the container stopped (0: no limit)",
+     .validate = ValidateRestartMax},
+    {.name = kAutostartKey,
+     .type = "boolean",
+     .default_value = "false",
+     .live = true,
+     .help = "Start the container when berthd first starts after a host boot",
+     .validate = ValidateBoolean},
+    {.name = kAutostartPriorityKey,
+     .type = "integer",
+     .default_value = "0",
+     .live = true,
+     .help = "Autostart order, -1000 to 1000: higher starts first and stops last at host shutdown",
+     .validate = ValidateAutostartPriority},
+    {.name = kAutostartDelayKey,
+     .type = "seconds",
+     .default_value = "0",
+     .live = true,
+     .help = "Seconds to wait after autostarting this container before the next one",
+     .validate = ValidateAutostartDelay},
+    {.name = kStopTimeoutKey,
+     .type = "seconds",
+     .default_value = "30",
+     .live = true,
+     .help = "At host shutdown: seconds for a clean halt before the container is killed",
+     .validate = ValidateStopTimeout},
 };
 
 bool IsFamily(std::string_view name) { return name.size() > 2 && name.ends_with(".*"); }

@@ -654,9 +654,15 @@ void ContainerManager::OnEvent(const Event& event) {
   for (auto& [done, status] : ready) std::move(done)(std::move(status));
 }
 
-void ContainerManager::OnContainerExit(const std::string& name) {
-  Log()->info("Container \"{}\" stopped: its init exited", name);
-  Publish(EventType::kExited, name, LiveState::kStopped);
+void ContainerManager::OnContainerExit(const std::string& name, std::optional<int> exit_code) {
+  Log()->info("Container \"{}\" stopped: its init exited ({})", name,
+              exit_code ? absl::StrCat("exit code ", *exit_code) : "exit code unknown");
+  Event e;
+  e.type = EventType::kExited;
+  e.container = name;
+  e.state = LiveState::kStopped;
+  e.exit_code = exit_code;
+  events_->Publish(std::move(e));
 }
 
 }  // namespace berth::core

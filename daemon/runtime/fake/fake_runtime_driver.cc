@@ -293,7 +293,8 @@ void FakeRuntimeDriver::FailNext(Op op, absl::Status status) {
   failures_[Index(op)].push_back(std::move(status));
 }
 
-absl::Status FakeRuntimeDriver::SimulateExit(std::string_view name_view) {
+absl::Status FakeRuntimeDriver::SimulateExit(std::string_view name_view,
+                                             std::optional<int> exit_code) {
   const std::string name(name_view);
   ExitHandler handler;
   {
@@ -305,7 +306,7 @@ absl::Status FakeRuntimeDriver::SimulateExit(std::string_view name_view) {
     (*c)->init_pid = 0;
     handler = exit_handler_;
   }
-  if (handler) handler(name);
+  if (handler) handler(name, exit_code);
   return absl::OkStatus();
 }
 

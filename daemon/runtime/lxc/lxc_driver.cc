@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "lxc/cgroup_fs.h"
 #include "lxc/exit_monitor.h"
+#include "lxc/exit_status_feed.h"
 #include "lxc/fs_util.h"
 #include "lxc/helper_client.h"
 #include "lxc/log_errors.h"
@@ -211,6 +212,15 @@ absl::StatusOr<std::unique_ptr<LxcDriver>> LxcDriver::Open(const LxcDriverOption
     if (absl::Status status = MakeDirs(options.lxc_path, 0700); !status.ok()) return status;
   }
   std::unique_ptr<LxcDriver> driver(new LxcDriver(options));
+  // Without the feed containers still work; only their exit codes are unknown.
+  absl::StatusOr<std::unique_ptr<lxc::ExitStatusFeed>> feed = lxc::ExitStatusFeed::Open(
+      lxc::ExitStatusFeed::FifoPath(options.run_dir, options.lxc_path));
+  if (feed.ok()) {
+    driver->exit_codes_ = std::move(*feed);
+  } else {
+    driver->logger_->warn("Container exit codes will be unknown: {}",
+                          std::string(feed.status().message()));
+  }
   absl::StatusOr<std::unique_ptr<lxc::ExitMonitor>> monitor = lxc::ExitMonitor::Create(
       [raw = driver.get()](const std::string& name) { raw->OnInitExit(name); });
   if (!monitor.ok()) return monitor.status();
@@ -304,6 +314,7 @@ absl::Status LxcDriver::Start(std::string_view name_view, const ContainerSetting
   }
   const std::string log_path = lxc::ContainerLogPath(options_.lxc_path, name);
   const off_t offset = lxc::LogOffset(log_path);
+  if (exit_codes_ != nullptr) exit_codes_->Forget(name);  // a status left by an earlier run
   absl::Status status = lxc::RunHelper(options_.helper_path, lxc::HelperOp::kStart,
                                        {options_.lxc_path, name}, options_.helper_timeout);
   if (!status.ok()) return status;
@@ -646,7 +657,11 @@ void LxcDriver::OnInitExit(const std::string& name) {
       c->wait(c.get(), "STOPPED", seconds);
     }
   }
-  logger_->debug("The init of container \"{}\" exited", name);
+  // liblxc's monitor sent the status before it reported STOPPED; usually it is there already.
+  std::optional<int> code;
+  if (exit_codes_ != nullptr) code = exit_codes_->Take(name, options_.exit_code_timeout);
+  logger_->debug("The init of container \"{}\" exited ({})", name,
+                 code ? absl::StrCat("exit code ", *code) : "exit code unknown");
   ExitHandler handler;
   {
     absl::MutexLock lock(&handler_mu_);
@@ -654,7 +669,7 @@ void LxcDriver::OnInitExit(const std::string& name) {
   }
   if (!handler) return;
   try {
-    handler(name);
+    handler(name, code);
   } catch (const std::exception& e) {
     logger_->error("The exit handler threw for \"{}\": {}", name, e.what());
   } catch (...) {

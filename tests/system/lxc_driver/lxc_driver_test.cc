@@ -97,7 +97,7 @@ std::string PidNamespace(const std::string& pid) {
 class ExitRecorder {
  public:
   ExitHandler Handler(RuntimeDriver* driver = nullptr) {
-    return [this, driver](const std::string& name) {
+    return [this, driver](const std::string& name, std::optional<int> code) {
       std::optional<LiveState> state;
       if (driver != nullptr) {
         absl::StatusOr<LiveInfo> info = driver->Inspect(name);
@@ -106,7 +106,12 @@ class ExitRecorder {
       absl::MutexLock lock(&mu_);
       states_.push_back(state);
       names_.push_back(name);
+      codes_.push_back(code);
     };
+  }
+  std::vector<std::optional<int>> Codes() {
+    absl::MutexLock lock(&mu_);
+    return codes_;
   }
   std::vector<std::optional<LiveState>> States() {
     absl::MutexLock lock(&mu_);
@@ -128,6 +133,7 @@ class ExitRecorder {
   absl::Mutex mu_;
   std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
   std::vector<std::optional<LiveState>> states_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::optional<int>> codes_ ABSL_GUARDED_BY(mu_);
 };
 
 class LxcDriverTest : public ::testing::Test {
@@ -390,6 +396,8 @@ TEST_F(LxcDriverTest, ExitHandlerFiresWhenStoppedFromOutside) {
   EXPECT_EQ(exits.Names(), std::vector<std::string>{"b1"});
   // The handler's own Inspect already saw the container STOPPED.
   EXPECT_EQ(exits.States(), std::vector<std::optional<LiveState>>{LiveState::kStopped});
+  // lxc-stop -k kills the init: liblxc's monitor reports it as signal 9, i.e. 128+9.
+  EXPECT_EQ(exits.Codes(), std::vector<std::optional<int>>{137});
   EXPECT_EQ(InspectOk("b1").state, LiveState::kStopped);
 }
 

@@ -37,7 +37,8 @@ class ContainerManagerTest : public ::testing::Test {
       }
       seen_.push_back(e);
     });
-    driver_.SetExitHandler([this](const std::string& n) { manager_.OnContainerExit(n); });
+    driver_.SetExitHandler(
+        [this](const std::string& n, std::optional<int> code) { manager_.OnContainerExit(n, code); });
   }
 
   absl::StatusOr<ContainerView> Create(const std::string& name, bool start = false) {

@@ -138,14 +138,19 @@ TEST(FakeRuntimeDriverTest, FailNextFailsOnceInOrderWithoutEffect) {
 TEST(FakeRuntimeDriverTest, SimulateExitStopsAndCallsTheHandler) {
   FakeRuntimeDriver driver;
   std::vector<std::string> exited;
-  driver.SetExitHandler([&exited](const std::string& name) { exited.push_back(name); });
+  std::vector<std::optional<int>> codes;
+  driver.SetExitHandler([&](const std::string& name, std::optional<int> code) {
+    exited.push_back(name);
+    codes.push_back(code);
+  });
   ASSERT_TRUE(driver.Create(Busybox("web")).ok());
   EXPECT_EQ(driver.SimulateExit("web").code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(driver.SimulateExit("nope").code(), absl::StatusCode::kNotFound);
 
   ASSERT_TRUE(driver.Start("web").ok());
-  ASSERT_TRUE(driver.SimulateExit("web").ok());
+  ASSERT_TRUE(driver.SimulateExit("web", 3).ok());
   EXPECT_THAT(exited, ElementsAre("web"));
+  EXPECT_THAT(codes, ElementsAre(std::optional<int>(3)));
   EXPECT_EQ(driver.StateOf("web"), LiveState::kStopped);
   EXPECT_EQ(driver.Inspect("web")->init_pid, 0);
 
@@ -158,7 +163,8 @@ TEST(FakeRuntimeDriverTest, SimulateExitStopsAndCallsTheHandler) {
 TEST(FakeRuntimeDriverTest, TheHandlerMayCallBackIntoTheDriver) {
   FakeRuntimeDriver driver;
   absl::StatusOr<LiveInfo> seen;
-  driver.SetExitHandler([&](const std::string& name) { seen = driver.Inspect(name); });
+  driver.SetExitHandler(
+      [&](const std::string& name, std::optional<int>) { seen = driver.Inspect(name); });
   ASSERT_TRUE(driver.Create(Busybox("web")).ok());
   ASSERT_TRUE(driver.Start("web").ok());
   ASSERT_TRUE(driver.SimulateExit("web").ok());

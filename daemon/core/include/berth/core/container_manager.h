@@ -150,8 +150,10 @@ class ContainerManager {
   // Completes the wait with `why` unless it already completed.
   void CancelWait(uint64_t wait_id, absl::Status why);
 
-  // The driver's exit handler: the container's init is gone.
-  void OnContainerExit(const std::string& name);
+  // The driver's exit handler: the container's init is gone, with `exit_code` when the runtime
+  // reported it. Publishes kExited (the Supervisor applies the restart policy from there). Does
+  // not block: it runs on the driver's exit-monitor thread.
+  void OnContainerExit(const std::string& name, std::optional<int> exit_code);
 
   // The bus this manager publishes on (for the Events API).
   EventBus* events() const { return events_; }

@@ -85,8 +85,9 @@ class FakeRuntimeDriver final : public RuntimeDriver {
   void FailNext(Op op, absl::Status status);
 
   // The container's init exits on its own: RUNNING/FROZEN -> STOPPED, then the exit handler is
-  // called with its name (on this thread). NOT_FOUND, FAILED_PRECONDITION when not running.
-  absl::Status SimulateExit(std::string_view name);
+  // called with its name and `exit_code` (on this thread). NOT_FOUND, FAILED_PRECONDITION when not
+  // running.
+  absl::Status SimulateExit(std::string_view name, std::optional<int> exit_code = std::nullopt);
 
   // Sets the init pid Inspect reports for a running or frozen container (Start assigns one from
   // 1000 up). NOT_FOUND, FAILED_PRECONDITION when stopped.

@@ -21,6 +21,7 @@ namespace berth::runtime {
 namespace lxc {
 class ExitMonitor;
 struct CgroupLayout;
+class ExitStatusFeed;
 }
 
 struct LxcDriverOptions {
@@ -36,6 +37,12 @@ struct LxcDriverOptions {
   // How long the exit monitor waits, after an init exited, for liblxc to report the container
   // STOPPED before it calls the exit handler anyway.
   absl::Duration exit_settle_timeout = absl::Seconds(5);
+  // liblxc's run directory ("/run" when running as root), where its monitor FIFO for lxc_path
+  // lives; the driver reads container exit codes from it (see lxc/exit_status_feed.h).
+  std::string run_dir = "/run";
+  // How long the exit handler waits for the exit code after liblxc reported STOPPED. The code is
+  // sent before STOPPED, so this only covers the reader thread being a little behind.
+  absl::Duration exit_code_timeout = absl::Seconds(1);
 };
 
 // RuntimeDriver on liblxc.
@@ -57,7 +64,9 @@ struct LxcDriverOptions {
 // destroyed or the process dies, and a later driver adopts them on Inspect.
 //
 // Exit handler semantics: called on the monitor thread when a watched init exits, once liblxc
-// reports the container STOPPED (or after exit_settle_timeout). Stop() forgets the watch first, so
+// reports the container STOPPED (or after exit_settle_timeout), with the init's exit code as
+// liblxc's monitor process reported it on the monitor FIFO (empty when it did not arrive, e.g.
+// the monitor process itself was killed, or the FIFO could not be opened). Stop() forgets the watch first, so
 // stops made through the driver do not call it; exits from inside the container, kills from
 // outside, crashes do. An exit racing with a Stop may still be reported; the handler should treat
 // it as "look at this container" and Inspect. A container that rebooted is RUNNING again with a
@@ -142,6 +151,8 @@ class LxcDriver final : public RuntimeDriver {
   absl::Mutex handler_mu_;
   ExitHandler exit_handler_ ABSL_GUARDED_BY(handler_mu_);  // guarded: set once, read per exit
 
+  // Null when liblxc's monitor FIFO could not be opened (exit codes are then unknown).
+  std::unique_ptr<lxc::ExitStatusFeed> exit_codes_;
   std::unique_ptr<lxc::ExitMonitor> monitor_;  // last: its thread uses the members above
 };
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,8 +54,11 @@ struct CreateSpec {
   std::vector<std::string> template_args;
 };
 
-// Called from the driver's own exit-monitor thread when a container's init exits.
-using ExitHandler = std::function<void(const std::string& name)>;
+// Called from the driver's own exit-monitor thread when a container's init exits. `exit_code` is
+// the init's exit status (0-255, or 128+N when signal N killed it) when the runtime reported one,
+// and empty when it could not be learned: it is never guessed.
+using ExitHandler =
+    std::function<void(const std::string& name, std::optional<int> exit_code)>;
 
 // Drives the container runtime. Implementations: LxcDriver (liblxc, the daemon's) and
 // FakeRuntimeDriver (unit and integration tests).
