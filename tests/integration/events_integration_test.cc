@@ -47,7 +47,9 @@ class EventsApiTest : public ::testing::Test {
     ASSERT_TRUE(events_->OpenLog().ok());
     manager_ = std::make_unique<core::ContainerManager>(store_.get(), &driver_, &clock_,
                                                         events_.get());
-    driver_.SetExitHandler([this](const std::string& n) { manager_->OnContainerExit(n); });
+    driver_.SetExitHandler([this](const std::string& n, std::optional<int> code) {
+      manager_->OnContainerExit(n, code);
+    });
     executor_ = std::make_unique<core::ThreadPoolExecutor>(8, 256);
     api::Server::Options options;
     options.listener.path = socket_;
