@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   server->system_ = std::make_unique<SystemService>(deps, options.facts);
   server->exec_ = std::make_unique<ExecService>(deps);
   server->files_ = std::make_unique<FilesService>(deps);
+  server->console_ = std::make_unique<ConsoleService>(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -35,6 +36,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   builder.RegisterService(server->system_.get());
   builder.RegisterService(server->exec_.get());
   builder.RegisterService(server->files_.get());
+  builder.RegisterService(server->console_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
