@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "berth/client/config_command.h"
+#include "berth/client/console_command.h"
 #include "berth/client/exec_command.h"
 #include "berth/client/exit_codes.h"
 #include "berth/client/file_command.h"
@@ -25,6 +26,11 @@ int main(int argc, char** argv) {
     const std::vector<std::string> args(argv + 1, argv + argc);
     // exec and shell stream stdio through their own loop (client/src/exec_command.cc).
     if (std::optional<int> code = berth::client::RunExecCommandLine(args, env); code.has_value()) {
+      return *code;
+    }
+    // console attaches the terminal to a container's console (client/src/console_command.cc).
+    if (std::optional<int> code = berth::client::RunConsoleCommandLine(args, env);
+        code.has_value()) {
       return *code;
     }
     // file push/pull stream file bytes (client/src/file_command.cc).

@@ -125,11 +125,14 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   Arguments a;
   CLI::App app{"berth: the command-line client of berthd, the system container manager", "berth"};
   app.require_subcommand(1);
-  // exec and shell stream stdio and are parsed by exec_command.cc before this parser runs.
+  // exec, shell and console stream stdio and are parsed by exec_command.cc and
+  // console_command.cc before this parser runs.
   app.footer(
-      "Inside containers (see 'berth exec --help'):\n"
+      "Inside containers (see 'berth exec --help', 'berth console --help'):\n"
       "  exec NAME -- CMD [ARGS...]  Run a command in a running container\n"
       "  shell NAME                  Open a login shell with a terminal in a running container\n"
+      "  console NAME [--show-log]   Attach to a running container's console (Ctrl-a q "
+      "detaches)\n"
       "Events (see 'berth monitor --help'):\n"
       "  monitor [--type LIST] [--container NAME] [--since ID]  Print events as they happen\n"
       "Configuration (see 'berth config --help'):\n"

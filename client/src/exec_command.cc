@@ -17,6 +17,7 @@
 
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
+#include "berth/client/terminal.h"
 #include "berth/v1/exec.grpc.pb.h"
 
 namespace berth::client {
@@ -31,45 +32,6 @@ constexpr char kExecUsage[] =
     "Runs CMD inside the running container NAME; its exit code becomes berth's. stdout and\n"
     "stderr stay apart; stdin is forwarded until EOF. -t gives it a terminal (raw mode here,\n"
     "window size and resizes forwarded, Ctrl-C goes to the process); -T (default) pipes.\n";
-
-int g_signal_pipe = -1;  // write end; the handler writes the signal number as one byte
-
-void OnSignal(int sig) {
-  const int saved = errno;
-  const unsigned char b = static_cast<unsigned char>(sig);
-  (void)!::write(g_signal_pipe, &b, 1);
-  errno = saved;
-}
-
-// Puts the terminal on `fd` into raw mode for the object's life.
-class RawMode {
- public:
-  explicit RawMode(int fd) : fd_(fd) {
-    if (::tcgetattr(fd_, &saved_) != 0) return;
-    termios raw = saved_;
-    ::cfmakeraw(&raw);
-    active_ = ::tcsetattr(fd_, TCSANOW, &raw) == 0;
-  }
-  ~RawMode() {
-    if (active_) ::tcsetattr(fd_, TCSANOW, &saved_);
-  }
-
- private:
-  int fd_;
-  termios saved_{};
-  bool active_ = false;
-};
-
-bool WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 struct ExecArgs {
   std::string socket;
@@ -161,16 +123,6 @@ std::optional<ExecArgs> Parse(const std::vector<std::string>& args, size_t comma
   return a;
 }
 
-void FillWindow(v1::WindowSize* window) {
-  winsize ws = {};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0) {
-    ws.ws_row = 24;
-    ws.ws_col = 80;
-  }
-  window->set_rows(ws.ws_row);
-  window->set_cols(ws.ws_col);
-}
-
 int Run(ExecArgs a) {
   ::signal(SIGPIPE, SIG_IGN);
   auto channel =
@@ -179,17 +131,9 @@ int Run(ExecArgs a) {
   grpc::ClientContext ctx;
   auto stream = stub->Exec(&ctx);
 
-  int sig_fds[2];
-  if (::pipe2(sig_fds, O_CLOEXEC | O_NONBLOCK) != 0) return kExitFailure;
-  g_signal_pipe = sig_fds[1];
-  struct sigaction sa = {};
-  sa.sa_handler = OnSignal;
-  sa.sa_flags = SA_RESTART;
-  if (a.tty) {
-    ::sigaction(SIGWINCH, &sa, nullptr);
-    FillWindow(a.start.mutable_window());
-  }
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::sigaction(sig, &sa, nullptr);
+  SignalPipe signals({SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT});
+  if (!signals.ok()) return kExitFailure;
+  if (a.tty) FillWindow(a.start.mutable_window());
 
   std::optional<RawMode> raw;
   if (a.tty && ::isatty(STDIN_FILENO)) raw.emplace(STDIN_FILENO);
@@ -222,20 +166,21 @@ int Run(ExecArgs a) {
   bool stdin_open = true;
   std::string buf(kStdinChunk, '\0');
   while (true) {
-    pollfd fds[3] = {
-        {done_fd, POLLIN, 0}, {sig_fds[0], POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
+    pollfd fds[3] = {{done_fd, POLLIN, 0},
+                     {signals.fd(), POLLIN, 0},
+                     {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
     const int ready = ::poll(fds, 3, -1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0 || (fds[0].revents & POLLIN) != 0) break;
     if ((fds[1].revents & POLLIN) != 0) {
-      unsigned char sigs[16];
-      const ssize_t n = ::read(sig_fds[0], sigs, sizeof(sigs));
-      for (ssize_t i = 0; i < n; ++i) {
+      for (const char c : signals.Take()) {
+        const int sig = static_cast<unsigned char>(c);
+        if (sig == SIGWINCH && !a.tty) continue;
         v1::ExecRequest req;
-        if (sigs[i] == SIGWINCH) {
+        if (sig == SIGWINCH) {
           FillWindow(req.mutable_resize());
         } else {
-          req.set_signal(sigs[i]);
+          req.set_signal(sig);
         }
         if (!stream->Write(req)) break;
       }

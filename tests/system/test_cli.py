@@ -126,7 +126,8 @@ def test_saved_config_holds_exactly_berths_keys(berthd):
     # rules, and the template's signals and bind mounts. Loopback only: one lxc.net key, no NIC
     # from /etc/lxc/default.conf, and no hook of any kind.
     assert keys == {
-        "lxc.uts.name", "lxc.rootfs.path", "lxc.log.file", "lxc.log.level", "lxc.net.0.type",
+        "lxc.uts.name", "lxc.rootfs.path", "lxc.log.file", "lxc.log.level", "lxc.console.logfile",
+        "lxc.console.size", "lxc.console.rotate", "lxc.net.0.type",
         "lxc.autodev", "lxc.mount.auto", "lxc.mount.entry", "lxc.cap.drop", "lxc.tty.max",
         "lxc.pty.max", "lxc.seccomp.profile", "lxc.cgroup.devices.deny",
         "lxc.cgroup.devices.allow", "lxc.cgroup2.devices.deny", "lxc.cgroup2.devices.allow",

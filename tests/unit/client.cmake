@@ -5,6 +5,7 @@ add_executable(client_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/client/berth_binary_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/command_line_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/config_command_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/client/console_escape_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/errors_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/monitor_command_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/client/output_test.cc

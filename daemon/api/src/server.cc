@@ -26,6 +26,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   server->exec_ = std::make_unique<ExecService>(deps);
   server->files_ = std::make_unique<FilesService>(deps);
   server->events_ = std::make_unique<EventsService>(deps);
+  server->console_ = std::make_unique<ConsoleService>(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -37,6 +38,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   builder.RegisterService(server->exec_.get());
   builder.RegisterService(server->files_.get());
   builder.RegisterService(server->events_.get());
+  builder.RegisterService(server->console_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

@@ -282,6 +282,44 @@ absl::StatusOr<std::unique_ptr<ExecProcess>> FakeRuntimeDriver::Exec(std::string
                             spec.rows, spec.cols);
 }
 
+absl::StatusOr<std::unique_ptr<StdioEndpoint>> FakeRuntimeDriver::AttachConsole(
+    std::string_view name, uint16_t rows, uint16_t cols) {
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<Container*> c = Find(std::string(name));
+    if (!c.ok()) return c.status();
+    if ((*c)->state != LiveState::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat("Container \"", std::string(name), "\" is ",
+                                                        std::string(LiveStateName((*c)->state))));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<ExecProcess>> shell =
+      ExecProcess::Spawn(ExecProcess::Protocol::kDirect, {"/bin/sh"},
+                         {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "PS1=$ "}, "/", true, rows, cols);
+  if (!shell.ok()) return shell.status();
+  return std::unique_ptr<StdioEndpoint>(std::move(*shell));
+}
+
+absl::StatusOr<ConsoleLog> FakeRuntimeDriver::ReadConsoleLog(std::string_view name,
+                                                             size_t max_bytes) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Container*> c = Find(std::string(name));
+  if (!c.ok()) return c.status();
+  const std::string& text = (*c)->console_log;
+  ConsoleLog log;
+  log.truncated = text.size() > max_bytes;
+  log.data = log.truncated ? text.substr(text.size() - max_bytes) : text;
+  return log;
+}
+
+absl::Status FakeRuntimeDriver::SetConsoleLog(std::string_view name, std::string text) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Container*> c = Find(std::string(name));
+  if (!c.ok()) return c.status();
+  (*c)->console_log = std::move(text);
+  return absl::OkStatus();
+}
+
 std::optional<ExecSpec> FakeRuntimeDriver::LastExecSpec() const {
   absl::MutexLock lock(&mu_);
   return last_exec_;

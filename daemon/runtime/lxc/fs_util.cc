@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -99,6 +100,27 @@ absl::Status RemoveTree(const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string ReadTail(int fd, size_t max_bytes, uint64_t* file_size) {
+  if (file_size != nullptr) *file_size = 0;
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size <= 0) return "";
+  if (file_size != nullptr) *file_size = static_cast<uint64_t>(st.st_size);
+  const off_t size = st.st_size;
+  const off_t start =
+      size > static_cast<off_t>(max_bytes) ? size - static_cast<off_t>(max_bytes) : 0;
+  std::string out(static_cast<size_t>(size - start), '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, start + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  out.resize(done);
+  return out;
 }
 
 }  // namespace berth::runtime::lxc

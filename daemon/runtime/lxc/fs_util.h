@@ -46,6 +46,11 @@ absl::Status ErrnoError(int err, std::string_view what, bool enoent_is_not_found
 // unreadable.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path, size_t max_bytes);
 
+// The last (at most) `max_bytes` of the file open as `fd`, read with pread from the file's start
+// (the fd's offset is ignored); empty when `fd` is -1 or the file is empty or unreadable. Sets
+// `*file_size` (when given) to the file's size.
+std::string ReadTail(int fd, size_t max_bytes, uint64_t* file_size = nullptr);
+
 // Writes `contents` to `path` through a temporary file in the same directory, fsync, rename, so a
 // reader sees the old or the new file, never a mix. Mode `mode`.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents, mode_t mode);

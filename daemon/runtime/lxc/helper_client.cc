@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
@@ -34,12 +36,37 @@ std::string SignalName(int sig) {
   return absl::StrCat("SIG", abbrev);
 }
 
+// Receives from the socket `fd` like read(2), appending any fds it carries to `fds`.
+ssize_t ReceiveWithFds(int fd, char* buf, size_t size, std::vector<UniqueFd>& fds) {
+  iovec iov = {buf, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  const ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fds.emplace_back(received);
+    }
+  }
+  return n;
+}
+
 // Reads what is available on the non-blocking `fd` into `out` (up to the cap; the rest is read
-// and dropped so the writer never blocks). Returns false at EOF or on an error.
-bool ReadAvailable(int fd, std::string& out) {
+// and dropped so the writer never blocks), and with `fds` the fds sent along. Returns false at
+// EOF or on an error.
+bool ReadAvailable(int fd, std::string& out, std::vector<UniqueFd>* fds = nullptr) {
   char buf[4096];
   while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    const ssize_t n =
+        fds == nullptr ? ::read(fd, buf, sizeof(buf)) : ReceiveWithFds(fd, buf, sizeof(buf), *fds);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
     if (n == 0) return false;
@@ -65,7 +92,8 @@ std::string OutputSuffix(const std::string& output) {
 }  // namespace
 
 absl::Status RunHelper(const std::string& helper_path, HelperOp op,
-                       const std::vector<std::string>& args, absl::Duration timeout) {
+                       const std::vector<std::string>& args, absl::Duration timeout,
+                       std::vector<UniqueFd>* received_fds) {
   std::vector<std::string> argv_storage = {helper_path, std::string(HelperOpName(op))};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -73,7 +101,13 @@ absl::Status RunHelper(const std::string& helper_path, HelperOp op,
   argv.push_back(nullptr);
 
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError(errno, "Cannot create a pipe");
+  if (received_fds != nullptr) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipe_fds) != 0) {
+      return ErrnoError(errno, "Cannot create a socket pair");
+    }
+  } else if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return ErrnoError(errno, "Cannot create a pipe");
+  }
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
   // dup2 onto 1 and 2 must clear close-on-exec, which it does not when the fd already is 1 or 2.
@@ -130,7 +164,7 @@ absl::Status RunHelper(const std::string& helper_path, HelperOp op,
       return ErrnoError(err, "poll while waiting for berth-lxc-helper failed");
     }
     if (pipe_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      pipe_open = ReadAvailable(read_end.get(), output);
+      pipe_open = ReadAvailable(read_end.get(), output, received_fds);
     }
     if ((fds[0].revents & POLLIN) != 0) exited = true;
   }
@@ -147,7 +181,7 @@ absl::Status RunHelper(const std::string& helper_path, HelperOp op,
   const int status = WaitForPid(pid);
   // Whatever is already in the pipe; never wait for EOF (a daemonized container's monitor could
   // hold the write end).
-  if (pipe_open) ReadAvailable(read_end.get(), output);
+  if (pipe_open) ReadAvailable(read_end.get(), output, received_fds);
 
   if (status < 0) return ErrnoError(errno, "waitpid for berth-lxc-helper failed");
   if (WIFSIGNALED(status)) {

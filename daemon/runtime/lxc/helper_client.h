@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "lxc/fs_util.h"
 #include "lxc/helper_protocol.h"
 
 namespace berth::runtime::lxc {
@@ -19,7 +20,12 @@ namespace berth::runtime::lxc {
 // Returns the helper's status (code from its exit code, message from its output). INTERNAL when
 // the helper cannot be spawned, exits with a code outside the protocol, or is killed by a signal
 // (the message names the signal). DEADLINE_EXCEEDED (helper killed) after `timeout`.
+//
+// With `received_fds`, the helper's stdout is a Unix stream socket instead of a pipe, and every
+// fd it sends (SCM_RIGHTS) is appended there, close-on-exec (also when the call fails: the caller
+// decides).
 absl::Status RunHelper(const std::string& helper_path, HelperOp op,
-                       const std::vector<std::string>& args, absl::Duration timeout);
+                       const std::vector<std::string>& args, absl::Duration timeout,
+                       std::vector<UniqueFd>* received_fds = nullptr);
 
 }  // namespace berth::runtime::lxc

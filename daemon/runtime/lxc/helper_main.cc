@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -45,26 +46,6 @@ namespace {
 constexpr size_t kOutputTailBytes = 4096;
 constexpr size_t kMaxConfigBytes = 1 << 20;
 constexpr size_t kMaxMessageBytes = kMaxHelperOutputBytes - 1024;
-
-// Reads at most the last `max_bytes` of an fd's file (from its start; the fd's offset is ignored).
-std::string ReadTail(int fd, size_t max_bytes) {
-  struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size <= 0) return "";
-  const off_t size = st.st_size;
-  const off_t start =
-      size > static_cast<off_t>(max_bytes) ? size - static_cast<off_t>(max_bytes) : 0;
-  std::string out(static_cast<size_t>(size - start), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n =
-        ::pread(fd, out.data() + done, out.size() - done, start + static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  out.resize(done);
-  return out;
-}
 
 // Points stdout and stderr at an anonymous in-memory file for the life of the object; the tail of
 // what was written can be read back. Construct before any liblxc call.
@@ -279,6 +260,80 @@ absl::Status Destroy(const std::string& lxc_path, const std::string& name,
   return RemoveTree(ContainerDir(lxc_path, name));
 }
 
+// The pid of the liblxc monitor of a container whose init is `init_pid`: its parent.
+pid_t ParentPid(pid_t pid) {
+  absl::StatusOr<std::string> status =
+      ReadFileToString(absl::StrCat("/proc/", pid, "/status"), 64 * 1024);
+  if (!status.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(*status, '\n')) {
+    if (absl::ConsumePrefix(&line, "PPid:")) {
+      pid_t ppid = -1;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &ppid)) return ppid;
+    }
+  }
+  return -1;
+}
+
+// Sends one byte 'F' with `fds` attached over the socket `sock`.
+absl::Status SendFds(int sock, const std::vector<int>& fds) {
+  char byte = 'F';
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kConsoleFdCount)] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  ssize_t n;
+  do {
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) return ErrnoError(errno, "Cannot hand the console to berthd");
+  return absl::OkStatus();
+}
+
+// Gets the console of a running container and hands it to the daemon (see helper_protocol.h).
+absl::Status Console(const std::string& lxc_path, const std::string& name, int report_fd,
+                     const OutputCapture& output) {
+  if (absl::Status status = CheckCommon(lxc_path, name); !status.ok()) return status;
+  if (report_fd < 0) return absl::InternalError("console: no socket to berthd");
+  LogCapture log(name, lxc_path);
+  absl::StatusOr<LxcHandle> c = OpenContainer(lxc_path, name);
+  if (!c.ok()) return c.status();
+  if (!(*c)->is_defined(c->get())) {
+    return absl::NotFoundError(absl::StrCat("Container \"", name, "\" does not exist"));
+  }
+  if (!(*c)->is_running(c->get())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Container \"", name, "\" is ", (*c)->state(c->get())));
+  }
+  const pid_t init = (*c)->init_pid(c->get());
+  const pid_t monitor = init > 0 ? ParentPid(init) : -1;
+  UniqueFd monitor_pidfd(monitor > 1 ? static_cast<int>(::syscall(SYS_pidfd_open, monitor, 0))
+                                     : -1);
+  if (!monitor_pidfd.valid()) {
+    return absl::InternalError(
+        absl::StrCat("Cannot find the liblxc monitor of \"", name, "\" (init pid ", init, ")"));
+  }
+  int ttynum = 0;  // 0: the console itself, not one of lxc.tty.max's ttys
+  int terminal = -1;
+  UniqueFd command(((*c)->console_getfd(c->get(), &ttynum, &terminal)));
+  UniqueFd terminal_fd(terminal);
+  if (!command.valid() || !terminal_fd.valid()) {
+    // The monitor answers "busy" when a client (another berth console, lxc-console) holds it.
+    return absl::FailedPreconditionError(Describe(
+        absl::StrCat("Cannot attach to the console of \"", name,
+                     "\"; is another client (lxc-console?) attached to it? Detach that one first"),
+        log.ErrorLines(), output));
+  }
+  return SendFds(report_fd, {terminal_fd.get(), command.get(), monitor_pidfd.get()});
+}
+
 void WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
@@ -490,7 +545,8 @@ int Main(int argc, char** argv) {
   std::optional<HelperOp> op = argc >= 4 ? ParseHelperOp(argv[1]) : std::nullopt;
   if (!op.has_value()) {
     status = absl::InvalidArgumentError(
-        "usage: berth-lxc-helper create|start|destroy <lxcpath> <name> [template [args...]]");
+        "usage: berth-lxc-helper create|start|destroy|console <lxcpath> <name> [template "
+        "[args...]]");
   } else {
     OutputCapture output;
     const std::string lxc_path = argv[2];
@@ -515,6 +571,10 @@ int Main(int argc, char** argv) {
         break;
       case HelperOp::kExec:
         status = absl::InternalError("exec is handled before");
+        break;
+      case HelperOp::kConsole:
+        status = argc == 4 ? Console(lxc_path, name, report.get(), output)
+                           : absl::InvalidArgumentError("console takes no extra arguments");
         break;
     }
   }

@@ -17,12 +17,15 @@ std::string_view HelperOpName(HelperOp op) {
       return "destroy";
     case HelperOp::kExec:
       return "exec";
+    case HelperOp::kConsole:
+      return "console";
   }
   return "unknown";
 }
 
 std::optional<HelperOp> ParseHelperOp(std::string_view name) {
-  for (HelperOp op : {HelperOp::kCreate, HelperOp::kStart, HelperOp::kDestroy, HelperOp::kExec}) {
+  for (HelperOp op : {HelperOp::kCreate, HelperOp::kStart, HelperOp::kDestroy, HelperOp::kExec,
+                      HelperOp::kConsole}) {
     if (HelperOpName(op) == name) return op;
   }
   return std::nullopt;

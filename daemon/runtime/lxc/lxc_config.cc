@@ -85,6 +85,9 @@ std::string ContainerRootfsPath(std::string_view lxc_path, std::string_view name
 std::string ContainerLogPath(std::string_view lxc_path, std::string_view name) {
   return absl::StrCat(ToAbsl(lxc_path), "/", ToAbsl(name), "/lxc.log");
 }
+std::string ContainerConsoleLogPath(std::string_view lxc_path, std::string_view name) {
+  return absl::StrCat(ToAbsl(lxc_path), "/", ToAbsl(name), "/console.log");
+}
 
 absl::StatusOr<std::vector<ConfigEntry>> ParseLxcConfig(std::string_view text) {
   std::vector<ConfigEntry> entries;
@@ -144,6 +147,11 @@ std::vector<ConfigEntry> BerthEntries(std::string_view lxc_path, std::string_vie
       {"lxc.rootfs.path", absl::StrCat("dir:", ContainerRootfsPath(lxc_path, name))},
       {"lxc.log.file", ContainerLogPath(lxc_path, name)},
       {"lxc.log.level", std::string(kContainerLogLevel)},
+      // The console's output, kept by the monitor whether or not a client is attached (berth
+      // console --show-log), bounded: rotated once at kConsoleLogBytes.
+      {"lxc.console.logfile", ContainerConsoleLogPath(lxc_path, name)},
+      {"lxc.console.size", absl::StrCat(kConsoleLogBytes)},
+      {"lxc.console.rotate", "1"},
       // Loopback only until berth manages networks; never the host's default (lxcbr0) network.
       {"lxc.net.0.type", "empty"},
       {"lxc.autodev", "1"},

@@ -29,6 +29,12 @@ std::string ContainerDir(std::string_view lxc_path, std::string_view name);
 std::string ContainerConfigPath(std::string_view lxc_path, std::string_view name);
 std::string ContainerRootfsPath(std::string_view lxc_path, std::string_view name);
 std::string ContainerLogPath(std::string_view lxc_path, std::string_view name);
+// What the container's console prints, written by its liblxc monitor; rotated to "<path>.1" when
+// it reaches kConsoleLogBytes.
+std::string ContainerConsoleLogPath(std::string_view lxc_path, std::string_view name);
+
+// The size at which the console log is rotated (one older file is kept).
+inline constexpr size_t kConsoleLogBytes = 1 << 20;
 
 // Parses LXC config text: "key = value" lines; blank lines and '#' comments are skipped;
 // surrounding whitespace is trimmed; a value wrapped in double quotes loses them (as liblxc does).

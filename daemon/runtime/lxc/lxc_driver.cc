@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "lxc/cgroup_fs.h"
+#include "berth/runtime/console_attachment.h"
 #include "lxc/exit_monitor.h"
 #include "lxc/exit_status_feed.h"
 #include "lxc/fs_util.h"
@@ -37,6 +38,9 @@ using lxc::LxcHandle;
 constexpr int kKillWaitSeconds = 10;
 constexpr size_t kMaxConfigBytes = 1 << 20;
 constexpr size_t kMaxProcNetBytes = 4 << 20;
+// Getting a console is one request to the container's monitor; a wedged monitor must not hold a
+// client (and an executor-less pump thread) for the helper's long template timeout.
+constexpr absl::Duration kConsoleHelperTimeout = absl::Seconds(30);
 
 using lxc::ToAbsl;
 
@@ -700,6 +704,64 @@ absl::StatusOr<std::unique_ptr<ExecProcess>> LxcDriver::Exec(std::string_view na
   static const std::vector<std::string> kEnv = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"};
   return ExecProcess::Spawn(ExecProcess::Protocol::kHelper, argv, kEnv, "/", spec.tty, spec.rows,
                             spec.cols);
+}
+
+absl::StatusOr<std::unique_ptr<StdioEndpoint>> LxcDriver::AttachConsole(std::string_view name_view,
+                                                                        uint16_t rows,
+                                                                        uint16_t cols) {
+  const std::string name(name_view);
+  if (absl::Status s = lxc::ValidateContainerName(name); !s.ok()) return s;
+  std::vector<lxc::UniqueFd> fds;
+  absl::Status status =
+      lxc::RunHelper(options_.helper_path, lxc::HelperOp::kConsole, {options_.lxc_path, name},
+                     std::min(options_.helper_timeout, kConsoleHelperTimeout), &fds);
+  if (!status.ok()) return status;
+  if (fds.size() != static_cast<size_t>(lxc::kConsoleFdCount)) {
+    return absl::InternalError(absl::StrCat("berth-lxc-helper console sent ", fds.size(),
+                                            " fds instead of ", lxc::kConsoleFdCount));
+  }
+  auto console =
+      std::make_unique<ConsoleAttachment>(fds[0].release(), fds[1].release(), fds[2].release());
+  if (absl::Status resized = console->Resize(rows, cols); !resized.ok()) {
+    logger_->warn("Cannot size the console of \"{}\": {}", name, std::string(resized.message()));
+  }
+  logger_->debug("Attached to the console of \"{}\"", name);
+  return console;
+}
+
+absl::StatusOr<ConsoleLog> LxcDriver::ReadConsoleLog(std::string_view name_view, size_t max_bytes) {
+  const std::string name(name_view);
+  if (absl::Status s = lxc::ValidateContainerName(name); !s.ok()) return s;
+  if (!lxc::PathExists(lxc::ContainerDir(options_.lxc_path, name))) {
+    return absl::NotFoundError(absl::StrCat("Container ", Quoted(name), " does not exist"));
+  }
+  // The newest bytes are in the current file; older ones in the file rotated before it.
+  const std::string current = lxc::ContainerConsoleLogPath(options_.lxc_path, name);
+  ConsoleLog log;
+  size_t wanted = max_bytes;
+  for (const std::string& path : {current, current + ".1"}) {
+    lxc::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+      if (errno == ENOENT) continue;
+      return lxc::ErrnoError(errno, absl::StrCat("Cannot open the console log ", Quoted(path)));
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return absl::InternalError(
+          absl::StrCat("The console log ", Quoted(path), " is not a regular file"));
+    }
+    uint64_t size = 0;
+    std::string tail = lxc::ReadTail(fd.get(), wanted, &size);
+    if (size > tail.size()) log.truncated = true;
+    wanted -= std::min(wanted, tail.size());
+    log.data.insert(0, tail);
+    if (wanted == 0) {
+      // Whatever is older (the rotated file, if this was the current one) is cut off too.
+      if (path == current && lxc::PathExists(current + ".1")) log.truncated = true;
+      break;
+    }
+  }
+  return log;
 }
 
 absl::StatusOr<std::string> LxcDriver::RootfsPath(std::string_view name) {

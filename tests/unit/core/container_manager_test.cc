@@ -540,5 +540,51 @@ TEST_F(ContainerManagerTest, UpdateConfigWithoutAChangeKeepsTheRevision) {
   EXPECT_EQ(ConfigEvents(seen_mu_, seen_).size(), 1u);
 }
 
+TEST_F(ContainerManagerTest, ConsoleNeedsARunningContainerAndSaysHowToStartIt) {
+  ASSERT_TRUE(Create("cold").ok());
+  auto console = manager_.AttachConsole("cold", 24, 80);
+  EXPECT_EQ(console.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(console.status().message(), HasSubstr("start it with berth start cold"));
+  EXPECT_EQ(manager_.AttachConsole("ghost", 24, 80).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_.AttachConsole("-bad", 24, 80).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(Create("web", /*start=*/true).ok());
+  EXPECT_EQ(manager_.AttachConsole("web", 70000, 80).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(manager_.Freeze("web").ok());
+  console = manager_.AttachConsole("web", 24, 80);
+  EXPECT_EQ(console.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(console.status().message(), HasSubstr("berth resume web"));
+}
+
+TEST_F(ContainerManagerTest, OneConsoleClientAtATime) {
+  ASSERT_TRUE(Create("web", /*start=*/true).ok());
+  auto first = manager_.AttachConsole("web", 24, 80);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = manager_.AttachConsole("web", 24, 80);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("in use"));
+  first->reset();  // detach
+  auto third = manager_.AttachConsole("web", 24, 80);
+  EXPECT_TRUE(third.ok()) << third.status();
+}
+
+TEST_F(ContainerManagerTest, ConsoleLogIsBoundedAndNeedsAKnownContainer) {
+  ASSERT_TRUE(Create("web").ok());
+  ASSERT_TRUE(driver_.SetConsoleLog("web", std::string(100, 'x') + "tail").ok());
+  auto log = manager_.ReadConsoleLog("web", 4);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(log->data, "tail");
+  EXPECT_TRUE(log->truncated);
+  log = manager_.ReadConsoleLog("web", 0);  // the default: all of these 104 bytes
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(log->data.size(), 104u);
+  EXPECT_FALSE(log->truncated);
+  EXPECT_EQ(manager_.ReadConsoleLog("web", kMaxConsoleLogBytes + 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(manager_.ReadConsoleLog("ghost", 0).status().code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace berth::core

@@ -92,6 +92,10 @@ TEST(RenderLxcConfigTest, WritesBerthKeysThenTemplateKeys) {
                                               "dir:/var/lib/berth/containers/web-1/rootfs"}));
   EXPECT_THAT(*reparsed,
               Contains(ConfigEntry{"lxc.log.file", "/var/lib/berth/containers/web-1/lxc.log"}));
+  EXPECT_THAT(*reparsed, Contains(ConfigEntry{"lxc.console.logfile",
+                                              "/var/lib/berth/containers/web-1/console.log"}));
+  EXPECT_THAT(*reparsed, Contains(ConfigEntry{"lxc.console.size", "1048576"}));
+  EXPECT_THAT(*reparsed, Contains(ConfigEntry{"lxc.console.rotate", "1"}));
   EXPECT_THAT(*reparsed, Contains(ConfigEntry{"lxc.net.0.type", "empty"}));
   EXPECT_THAT(Keys(*reparsed), Not(Contains("lxc.hook.pre-start")));
   EXPECT_THAT(Keys(*reparsed), Not(Contains("lxc.net.1.type")));

@@ -9,7 +9,8 @@ namespace berth::api {
 
 // berth.v1.Exec: one bidirectional stream per process (protocol in proto/berth/v1/exec.proto).
 //
-// Each stream gets a session: a reactor plus one pump thread that owns the process. The pump
+// Each stream gets a session (the StdioSession shared with the console, in
+// daemon/api/src/stdio_session.h): a reactor plus one pump thread that owns the process. The pump
 // starts the process (ContainerManager::Exec), then moves bytes with backpressure: one write to
 // the client in flight at a time (no reads from the process's stdout/stderr meanwhile, so a slow
 // client stalls the process, not the daemon's memory), one stdin frame buffered at a time (the

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "berth/api/events_service.h"
+#include "berth/api/console_service.h"
 #include "berth/api/exec_service.h"
 #include "berth/api/files_service.h"
 #include "berth/api/services.h"
@@ -53,6 +54,7 @@ class Server {
   std::unique_ptr<ExecService> exec_;
   std::unique_ptr<FilesService> files_;
   std::unique_ptr<EventsService> events_;
+  std::unique_ptr<ConsoleService> console_;
   std::unique_ptr<grpc::Server> server_;
 };
 

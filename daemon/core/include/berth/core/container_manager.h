@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,15 @@ struct ExecParams {
 };
 
 inline constexpr absl::Duration kDefaultStopTimeout = absl::Seconds(30);
+inline constexpr uint32_t kDefaultConsoleLogBytes = 64 * 1024;
+inline constexpr uint32_t kMaxConsoleLogBytes = 1024 * 1024;
+
+// The names of the containers whose console a client holds. Shared with each attachment, which
+// removes its name when destroyed, whenever that is.
+struct ConsoleRegistry {
+  absl::Mutex mu;
+  std::set<std::string> attached ABSL_GUARDED_BY(mu);
+};
 
 // The domain: every container operation goes through here, the same way each time: validate, take
 // the container's lock, write the store, call the driver, publish an event. Policy (what may happen
@@ -134,6 +144,19 @@ class ContainerManager {
   absl::StatusOr<std::unique_ptr<runtime::ExecProcess>> Exec(const std::string& name,
                                                              const ExecParams& params);
 
+  // Attaches to the console of a running container and hands it over (the caller pumps it; see
+  // runtime::StdioEndpoint; destroying it detaches). One client per console: a second attach
+  // while the first is held is FAILED_PRECONDITION. rows/cols 0 mean 24x80. INVALID_ARGUMENT
+  // (bad name, size above 65535), NOT_FOUND, FAILED_PRECONDITION (not RUNNING, mid-operation,
+  // console in use), INTERNAL. Implemented in console.cc.
+  absl::StatusOr<std::unique_ptr<runtime::StdioEndpoint>> AttachConsole(const std::string& name,
+                                                                        uint32_t rows,
+                                                                        uint32_t cols);
+  // The last (at most) `max_bytes` (0: kDefaultConsoleLogBytes) of what the container's console
+  // printed, running or stopped. INVALID_ARGUMENT (bad name, max_bytes above
+  // kMaxConsoleLogBytes), NOT_FOUND, FAILED_PRECONDITION (missing from the runtime), INTERNAL.
+  absl::StatusOr<runtime::ConsoleLog> ReadConsoleLog(const std::string& name, uint32_t max_bytes);
+
   // A directory fd (O_PATH) of the container's root for berth file push/pull (see files.h): a
   // running or frozen container's is its init's /proc/<pid>/root (its own mount namespace view),
   // a stopped one's the runtime's rootfs directory. NOT_FOUND, INVALID_ARGUMENT (bad name),
@@ -189,6 +212,7 @@ class ContainerManager {
   EventBus* const events_;
   KeyedMutex locks_;
   uint64_t subscription_ = 0;
+  const std::shared_ptr<ConsoleRegistry> consoles_ = std::make_shared<ConsoleRegistry>();
 
   absl::Mutex waiters_mu_;
   uint64_t next_wait_id_ ABSL_GUARDED_BY(waiters_mu_) = 1;

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "berth/runtime/stdio_endpoint.h"
 
 namespace berth::runtime {
 
@@ -38,7 +39,7 @@ struct ExecExit {
 // The fds are non-blocking and close-on-exec. Threads: one owner at a time; no internal locking.
 // Destroying an ExecProcess whose child has not been waited for kills the group (SIGKILL) and
 // reaps the child, so nothing it started outlives it unnoticed.
-class ExecProcess {
+class ExecProcess final : public StdioEndpoint {
  public:
   // How the child is told about signals and reports its exit.
   enum class Protocol {
@@ -55,27 +56,27 @@ class ExecProcess {
       const std::vector<std::string>& envp, const std::string& cwd, bool tty, uint16_t rows,
       uint16_t cols);
 
-  ~ExecProcess();
+  ~ExecProcess() override;
   ExecProcess(const ExecProcess&) = delete;
   ExecProcess& operator=(const ExecProcess&) = delete;
 
-  bool tty() const { return tty_; }
+  bool tty() const override { return tty_; }
   // Where the process's stdin goes (the pty master with a tty); -1 after CloseStdin.
-  int stdin_fd() const { return stdin_closed_ ? -1 : (tty_ ? pty_master_ : stdin_w_); }
+  int stdin_fd() const override { return stdin_closed_ ? -1 : (tty_ ? pty_master_ : stdin_w_); }
   // stdout (the pty master with a tty) and stderr (-1 with a tty, or once closed).
-  int stdout_fd() const { return tty_ ? pty_master_ : stdout_r_; }
-  int stderr_fd() const { return tty_ ? -1 : stderr_r_; }
+  int stdout_fd() const override { return tty_ ? pty_master_ : stdout_r_; }
+  int stderr_fd() const override { return tty_ ? -1 : stderr_r_; }
   // Closes the stdout/stderr read ends once drained (with a tty: nothing until destruction).
-  void CloseOutput(int fd);
+  void CloseOutput(int fd) override;
   // No more stdin: closes the pipe; with a tty sends the terminal's EOF character (^D).
-  void CloseStdin();
+  void CloseStdin() override;
   // Readable (POLLIN) once the spawned child has exited.
-  int exit_fd() const { return pidfd_; }
+  int exit_fd() const override { return pidfd_; }
 
   // Sends `sig` to the process group. FAILED_PRECONDITION after Wait.
   absl::Status Signal(int sig);
   // Sets the terminal size (the process gets SIGWINCH). FAILED_PRECONDITION without a tty.
-  absl::Status Resize(uint16_t rows, uint16_t cols);
+  absl::Status Resize(uint16_t rows, uint16_t cols) override;
   // Blocks until the child exits, reaps it and returns the process's exit. For kHelper, an error
   // the helper reported (e.g. liblxc could not attach) comes back as that status. Once only.
   absl::StatusOr<ExecExit> Wait();

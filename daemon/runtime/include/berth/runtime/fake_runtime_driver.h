@@ -73,11 +73,21 @@ class FakeRuntimeDriver final : public RuntimeDriver {
                                                     const ExecSpec& spec) override;
   // UNIMPLEMENTED: the fake has no root filesystems.
   absl::StatusOr<std::string> RootfsPath(std::string_view name) override;
+  // The fake's console is a real /bin/sh on a pseudo-terminal on the host (a new one per
+  // attach); it ends when the shell exits. NOT_FOUND, FAILED_PRECONDITION unless RUNNING.
+  absl::StatusOr<std::unique_ptr<StdioEndpoint>> AttachConsole(std::string_view name,
+                                                              uint16_t rows,
+                                                              uint16_t cols) override;
+  // The tail of what SetConsoleLog set (empty by default). NOT_FOUND.
+  absl::StatusOr<ConsoleLog> ReadConsoleLog(std::string_view name, size_t max_bytes) override;
 
   // --- Test hooks ---
 
   // The spec of the last Exec call that started a process, nullopt before the first.
   std::optional<ExecSpec> LastExecSpec() const;
+
+  // Sets the console log of a container. NOT_FOUND.
+  absl::Status SetConsoleLog(std::string_view name, std::string text);
 
   // The next call of `op` returns `status` (non-OK) and changes nothing. Calls queue up: N
   // FailNext calls fail the next N calls of that op, in order. Checked before argument
@@ -132,6 +142,7 @@ class FakeRuntimeDriver final : public RuntimeDriver {
     uint64_t memory_bytes = 0;
     uint64_t cpu_ns = 0;
     ContainerSettings settings;
+    std::string console_log;
   };
 
   // Counts the call, waits while `op` is held, and returns an injected failure if one is queued.

@@ -131,6 +131,12 @@ class LxcDriver final : public RuntimeDriver {
                                                     const ExecSpec& spec) override;
   // <lxc_path>/<name>/rootfs (the directory-backed rootfs berth creates).
   absl::StatusOr<std::string> RootfsPath(std::string_view name) override;
+  // Through berth-lxc-helper console (see lxc/helper_protocol.h).
+  absl::StatusOr<std::unique_ptr<StdioEndpoint>> AttachConsole(std::string_view name,
+                                                              uint16_t rows,
+                                                              uint16_t cols) override;
+  // From the console log files the monitor writes (lxc.console.logfile and its rotated ".1").
+  absl::StatusOr<ConsoleLog> ReadConsoleLog(std::string_view name, size_t max_bytes) override;
 
   const LxcDriverOptions& options() const { return options_; }
 

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "berth/runtime/container_settings.h"
 #include "berth/runtime/exec_process.h"
+#include "berth/runtime/stdio_endpoint.h"
 
 namespace berth::runtime {
 
@@ -52,6 +53,12 @@ struct CreateSpec {
   std::string name;
   std::string template_name;  // e.g. "busybox"
   std::vector<std::string> template_args;
+};
+
+// The tail of a container's console log.
+struct ConsoleLog {
+  std::string data;        // the last bytes the console printed (empty: none yet)
+  bool truncated = false;  // older output exists beyond `data`
 };
 
 // Called from the driver's own exit-monitor thread when a container's init exits. `exit_code` is
@@ -122,6 +129,21 @@ class RuntimeDriver {
   // INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION (not running), INTERNAL (spawn failed).
   virtual absl::StatusOr<std::unique_ptr<ExecProcess>> Exec(std::string_view name,
                                                             const ExecSpec& spec) = 0;
+
+  // Attaches to the console (/dev/console) of the running container `name`, sized rows x cols,
+  // and returns at once with the endpoint to pump (a terminal; exit_fd() is readable when the
+  // console goes away, i.e. the container stops). Destroying it detaches. Never in the daemon's
+  // process: LxcDriver gets the console from liblxc in berth-lxc-helper. Errors: INVALID_ARGUMENT,
+  // NOT_FOUND, FAILED_PRECONDITION (not running, or liblxc refused: e.g. another client holds
+  // the console), INTERNAL.
+  virtual absl::StatusOr<std::unique_ptr<StdioEndpoint>> AttachConsole(std::string_view name,
+                                                                      uint16_t rows,
+                                                                      uint16_t cols) = 0;
+
+  // The last (at most) `max_bytes` the console of `name` printed since it was created, running
+  // or stopped; reads at most `max_bytes` from disk. Empty when it never printed. Errors:
+  // INVALID_ARGUMENT, NOT_FOUND (no such container), INTERNAL (the log cannot be read).
+  virtual absl::StatusOr<ConsoleLog> ReadConsoleLog(std::string_view name, size_t max_bytes) = 0;
 
   // The host path of the container's root filesystem directory as it is when the container is
   // stopped (berth file push/pull on a stopped container open it as the root to resolve in; a
