@@ -131,7 +131,7 @@ def test_errors(berthd, tmp_path):
     assert not (tmp_path / "out").exists()
     assert [p for p in os.listdir(tmp_path) if p.startswith("out")] == []
     r = berthd.cli("file", "pull", "web/etc", str(tmp_path / "out"))
-    assert r.rc == 6 and "recursive pull is not supported yet" in r.err
+    assert r.rc == 6 and "pull it with -r" in r.err
     r = berthd.cli("file", "push", str(local), "web/etc")
     assert r.rc == 6 and "is an existing directory" in r.err
     assert berthd.ok("exec", "web", "--", "sh", "-c", "test -d /etc && echo dir").out == "dir\n"

@@ -71,18 +71,6 @@ absl::Status ResolveError(int err, const std::string& what) {
 
 }  // namespace
 
-FileFd& FileFd::operator=(FileFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-FileFd::~FileFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 absl::StatusOr<PulledFile> OpenForPull(int root, const std::string& path) {
   if (absl::Status s = ValidatePath(path); !s.ok()) return s;
   FileFd fd(OpenInRoot(root, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
@@ -92,8 +80,7 @@ absl::StatusOr<PulledFile> OpenForPull(int root, const std::string& path) {
     return absl::InternalError(absl::StrCat("stat ", Q(path), ": ", std::strerror(errno)));
   }
   if (S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Q(path), " is a directory; recursive pull is not supported yet"));
+    return absl::InvalidArgumentError(absl::StrCat(Q(path), " is a directory; pull it with -r"));
   }
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(
@@ -106,6 +93,60 @@ absl::StatusOr<PulledFile> OpenForPull(int root, const std::string& path) {
   file.gid = st.st_gid;
   file.size = static_cast<uint64_t>(st.st_size);
   return file;
+}
+
+absl::StatusOr<FileFd> OpenTreeDestination(int root, const std::string& path) {
+  if (absl::Status s = ValidatePath(path); !s.ok()) return s;
+  FileFd dir(OpenInRoot(root, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.valid()) return dir;
+  int err = errno;
+  if (err == ENOENT) {
+    // Missing: create it in its parent, which must exist (as for a single file).
+    std::string trimmed = path;
+    while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+    const size_t slash = trimmed.rfind('/');
+    const std::string parent_path =
+        (slash == std::string::npos || slash == 0) ? std::string("/") : trimmed.substr(0, slash);
+    const std::string base = slash == std::string::npos ? trimmed : trimmed.substr(slash + 1);
+    FileFd parent(OpenInRoot(root, parent_path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!parent.valid()) {
+      if (errno == ENOENT) {
+        return absl::NotFoundError(
+            absl::StrCat("parent directory ", Q(parent_path),
+                         " does not exist in the container; create it first"));
+      }
+      return ResolveError(errno, absl::StrCat("parent directory ", Q(parent_path)));
+    }
+    if (base == "." || base == "..")
+      return ResolveError(ENOENT, absl::StrCat("directory ", Q(path)));
+    if (::mkdirat(parent.get(), base.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ResolveError(errno, absl::StrCat("creating directory ", Q(path)));
+    }
+    // Its mode whatever berthd's umask; on the fd, never by name.
+    dir = FileFd(
+        ::openat(parent.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (dir.valid() && ::fchmod(dir.get(), 0755) == 0) return dir;
+    err = errno;
+  }
+  if (err == ENOTDIR || err == ELOOP) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(Q(path),
+                     " exists in the container and is not a directory; a tree is "
+                     "pushed into a directory (without -r, a single file is pushed)"));
+  }
+  return ResolveError(err, absl::StrCat("directory ", Q(path)));
+}
+
+absl::StatusOr<FileFd> OpenTreeSource(int root, const std::string& path) {
+  if (absl::Status s = ValidatePath(path); !s.ok()) return s;
+  FileFd dir(OpenInRoot(root, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.valid()) return dir;
+  const int err = errno;
+  if (err == ENOTDIR) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Q(path), " is not a directory; pull a single file without -r"));
+  }
+  return ResolveError(err, absl::StrCat("directory ", Q(path)));
 }
 
 absl::StatusOr<std::string> ReadChunk(int fd) {

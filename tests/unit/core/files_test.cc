@@ -112,8 +112,30 @@ TEST_F(FilesTest, Errors) {
   EXPECT_TRUE(absl::IsNotFound(OpenForPull(root_.get(), "/missing").status()));
   auto dir = OpenForPull(root_.get(), "/etc");
   EXPECT_TRUE(absl::IsInvalidArgument(dir.status()));
-  EXPECT_NE(std::string(dir.status().message()).find("recursive pull is not supported yet"),
-            std::string::npos);
+  EXPECT_NE(std::string(dir.status().message()).find("pull it with -r"), std::string::npos);
+}
+
+TEST_F(FilesTest, TreeDestinationIsCreatedInsideTheRoot) {
+  auto made = OpenTreeDestination(root_.get(), "/srv");
+  EXPECT_TRUE(absl::IsNotFound(OpenTreeDestination(root_.get(), "/srv/a/b").status()));
+  ASSERT_TRUE(made.ok()) << made.status();
+  struct stat st;
+  ASSERT_EQ(::stat((root_path_ / "srv").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  // Existing directories are opened as they are, also through an absolute symlink (which means
+  // the root's directory, not the host's).
+  fs::create_directory_symlink("/etc", root_path_ / "etc-link");
+  auto through = OpenTreeDestination(root_.get(), "/etc-link/new");
+  ASSERT_TRUE(through.ok()) << through.status();
+  EXPECT_TRUE(fs::is_directory(root_path_ / "etc/new"));
+  EXPECT_FALSE(fs::exists("/etc/new"));
+  ASSERT_TRUE(Push("/etc/file", "x").ok());
+  auto over_file = OpenTreeDestination(root_.get(), "/etc/file");
+  EXPECT_TRUE(absl::IsFailedPrecondition(over_file.status())) << over_file.status();
+  EXPECT_TRUE(absl::IsInvalidArgument(OpenTreeSource(root_.get(), "/etc/file").status()));
+  EXPECT_TRUE(absl::IsNotFound(OpenTreeSource(root_.get(), "/nope").status()));
+  EXPECT_TRUE(OpenTreeSource(root_.get(), "/../etc").ok());
 }
 
 }  // namespace

@@ -14,28 +14,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "berth/archive/file_fd.h"
 
 namespace berth::core {
 
 inline constexpr size_t kFileChunkBytes = 1024 * 1024;  // the most one data frame carries
 
-// Move-only owner of a file descriptor.
-class FileFd {
- public:
-  FileFd() = default;
-  explicit FileFd(int fd) : fd_(fd) {}
-  FileFd(FileFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileFd& operator=(FileFd&& other) noexcept;
-  FileFd(const FileFd&) = delete;
-  FileFd& operator=(const FileFd&) = delete;
-  ~FileFd();
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+using archive::FileFd;
 
 struct PulledFile {
   FileFd fd;
@@ -46,8 +31,19 @@ struct PulledFile {
 };
 
 // Opens the regular file `path` under `root` for reading. NOT_FOUND (missing), INVALID_ARGUMENT
-// (bad path; a directory: recursive pull is not supported; not a regular file), INTERNAL.
+// (bad path; a directory: that is PullTree's; not a regular file), INTERNAL.
 absl::StatusOr<PulledFile> OpenForPull(int root, const std::string& path);
+
+// Recursive copies (berth/archive/tree.h does the tar stream; these open its directory).
+//
+// The directory `path` under `root`, as the destination of a recursive push: created (0755,
+// root-owned) when missing, used as it is when it is a directory. NOT_FOUND (the parent is
+// missing: create it first), FAILED_PRECONDITION (`path` or a parent is not a directory),
+// INVALID_ARGUMENT (bad path), INTERNAL.
+absl::StatusOr<FileFd> OpenTreeDestination(int root, const std::string& path);
+// The directory `path` under `root`, opened for reading, as the source of a recursive pull.
+// NOT_FOUND (missing), INVALID_ARGUMENT (bad path; not a directory), INTERNAL.
+absl::StatusOr<FileFd> OpenTreeSource(int root, const std::string& path);
 
 // Reads up to kFileChunkBytes; an empty string at EOF. INTERNAL on a read error.
 absl::StatusOr<std::string> ReadChunk(int fd);
