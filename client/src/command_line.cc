@@ -306,4 +306,21 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   return result;
 }
 
+LeadingOptions ParseLeadingOptions(const std::vector<std::string>& args) {
+  LeadingOptions out;
+  size_t& i = out.command_index;
+  while (i < args.size()) {
+    if (args[i] == "--socket" && i + 1 < args.size()) {
+      out.socket = args[i + 1];
+      i += 2;
+    } else if (args[i] == "--debug") {
+      out.debug = true;
+      ++i;
+    } else {
+      break;
+    }
+  }
+  return out;
+}
+
 }  // namespace berth::client

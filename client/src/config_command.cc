@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
 #include "berth/client/output.h"
@@ -347,18 +348,10 @@ ConfigChange DiffConfig(const std::map<std::string, std::string>& before,
 std::optional<int> RunConfigCommandLine(const std::vector<std::string>& args,
                                         const Environment& env) {
   ConfigArgs a;
-  size_t index = 0;
-  while (index < args.size()) {
-    if (args[index] == "--socket" && index + 1 < args.size()) {
-      a.socket = args[index + 1];
-      index += 2;
-    } else if (args[index] == "--debug") {
-      a.debug = true;
-      ++index;
-    } else {
-      break;
-    }
-  }
+  const LeadingOptions leading = ParseLeadingOptions(args);
+  a.socket = leading.socket;
+  a.debug = leading.debug;
+  const size_t index = leading.command_index;
   if (index >= args.size() || args[index] != "config") return std::nullopt;
   bool options_done = false;
   for (size_t i = index + 1; i < args.size(); ++i) {

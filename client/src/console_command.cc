@@ -13,6 +13,7 @@
 #include <iostream>
 #include <thread>
 
+#include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
 #include "berth/client/terminal.h"
@@ -239,17 +240,7 @@ std::string ConsoleEscape::Feed(std::string_view typed, bool& detach) {
 
 std::optional<int> RunConsoleCommandLine(const std::vector<std::string>& args,
                                          const Environment& env) {
-  // The command is the first argument that is not a global option (or its value).
-  size_t index = 0;
-  while (index < args.size()) {
-    if (args[index] == "--socket") {
-      index += 2;
-    } else if (args[index] == "--debug") {
-      ++index;
-    } else {
-      break;
-    }
-  }
+  const size_t index = ParseLeadingOptions(args).command_index;
   if (index >= args.size() || args[index] != "console") return std::nullopt;
   int exit_code = kExitUsage;
   std::optional<ConsoleArgs> parsed = Parse(args, index, exit_code);

@@ -14,6 +14,7 @@
 
 #include "berth/archive/file_fd.h"
 #include "berth/archive/tree.h"
+#include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
 #include "berth/v1/files.grpc.pb.h"
@@ -323,18 +324,10 @@ int PullTree(const FileArgs& a, v1::Files::Stub& stub) {
 std::optional<int> RunFileCommandLine(const std::vector<std::string>& args,
                                       const Environment& env) {
   FileArgs a;
-  size_t index = 0;
-  while (index < args.size()) {
-    if (args[index] == "--socket" && index + 1 < args.size()) {
-      a.socket = args[index + 1];
-      index += 2;
-    } else if (args[index] == "--debug") {
-      a.debug = true;
-      ++index;
-    } else {
-      break;
-    }
-  }
+  const LeadingOptions leading = ParseLeadingOptions(args);
+  a.socket = leading.socket;
+  a.debug = leading.debug;
+  const size_t index = leading.command_index;
   if (index >= args.size() || args[index] != "file") return std::nullopt;
   for (size_t i = index + 1; i < args.size(); ++i) {
     const std::string& arg = args[i];

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
 #include "berth/v1/events.grpc.pb.h"
@@ -258,18 +259,10 @@ std::string FormatEvent(const v1::Event& event, OutputFormat format, const absl:
 std::optional<int> RunMonitorCommandLine(const std::vector<std::string>& args,
                                          const Environment& env) {
   MonitorArgs a;
-  size_t index = 0;
-  while (index < args.size()) {
-    if (args[index] == "--socket" && index + 1 < args.size()) {
-      a.socket = args[index + 1];
-      index += 2;
-    } else if (args[index] == "--debug") {
-      a.debug = true;
-      ++index;
-    } else {
-      break;
-    }
-  }
+  const LeadingOptions leading = ParseLeadingOptions(args);
+  a.socket = leading.socket;
+  a.debug = leading.debug;
+  const size_t index = leading.command_index;
   if (index >= args.size() || args[index] != "monitor") return std::nullopt;
   for (size_t i = index + 1; i < args.size(); ++i) {
     const std::string& arg = args[i];

@@ -229,5 +229,20 @@ TEST(CommandLineTest, HelpGoesToStdoutWithExitZero) {
   EXPECT_THAT(stop.out, HasSubstr("--force"));
 }
 
+
+TEST(LeadingOptionsTest, SkipsGlobalOptionsBeforeTheCommand) {
+  LeadingOptions o = ParseLeadingOptions({"--debug", "--socket", "/s", "exec", "--socket", "x"});
+  EXPECT_TRUE(o.debug);
+  EXPECT_EQ(o.socket, "/s");
+  EXPECT_EQ(o.command_index, 3u);
+  o = ParseLeadingOptions({"monitor"});
+  EXPECT_FALSE(o.debug);
+  EXPECT_EQ(o.socket, "");
+  EXPECT_EQ(o.command_index, 0u);
+  // A --socket without its value is not skipped over the end: there is no command.
+  EXPECT_EQ(ParseLeadingOptions({"--socket"}).command_index, 0u);
+  EXPECT_EQ(ParseLeadingOptions({"--debug"}).command_index, 1u);
+}
+
 }  // namespace
 }  // namespace berth::client

@@ -62,4 +62,13 @@ struct ParseResult {
 // "berth: <what is wrong>; run 'berth --help' for usage", with exit_code kExitUsage.
 ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environment& env);
 
+// The global options before the subcommand word (`berth [--socket PATH] [--debug] COMMAND ...`),
+// for the commands that parse their own arguments (exec, shell, console, file, monitor, config).
+struct LeadingOptions {
+  std::string socket;  // empty: not given
+  bool debug = false;
+  size_t command_index = 0;  // args.size() when there is no subcommand word
+};
+LeadingOptions ParseLeadingOptions(const std::vector<std::string>& args);
+
 }  // namespace berth::client
