@@ -80,13 +80,17 @@ std::optional<ConsoleArgs> Parse(const std::vector<std::string>& args, size_t co
   return a;
 }
 
-int Fail(const grpc::Status& status, const ConsoleArgs& a, const char* rpc, bool reached) {
+int Fail(const grpc::Status& status, const ConsoleArgs& a, const char* rpc, bool reached,
+         bool attached = false) {
   ErrorContext context;
   context.socket_path = a.socket;
   context.rpc_name = rpc;
   context.reached_daemon = reached;
+  context.session_up = attached;
+  context.after_loss = absl::StrCat("the container keeps running: attach again with berth console ",
+                                    a.name);
   std::cerr << ErrorReport(status, context, a.debug);
-  return ExitCodeForStatus(status.error_code());
+  return ConnectionLost(status, context) ? kExitUnavailable : ExitCodeForStatus(status.error_code());
 }
 
 int ShowLog(const ConsoleArgs& a, const std::shared_ptr<grpc::Channel>& channel) {
@@ -197,16 +201,7 @@ int Attach(const ConsoleArgs& a, const std::shared_ptr<grpc::Channel>& channel) 
     if (!closed_reason.empty()) std::cerr << "berth: " << closed_reason << "\n";
     return kExitOk;
   }
-  if (attached && (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                   status.error_code() == grpc::StatusCode::CANCELLED ||
-                   status.error_code() == grpc::StatusCode::INTERNAL)) {
-    // The session was up: berthd went away (crashed, restarted, killed), not "unreachable".
-    std::cerr << "berth: the connection to berthd was lost (" << status.error_message()
-              << "); the container keeps running: attach again with berth console " << a.name
-              << "\n";
-    return kExitUnavailable;
-  }
-  return Fail(status, a, "Attach", status.error_code() != grpc::StatusCode::UNAVAILABLE);
+  return Fail(status, a, "Attach", status.error_code() != grpc::StatusCode::UNAVAILABLE, attached);
 }
 
 }  // namespace

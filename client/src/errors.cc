@@ -39,9 +39,23 @@ std::string ConnectFailureReason(const std::string& message) {
 
 }  // namespace
 
+bool ConnectionLost(const grpc::Status& status, const ErrorContext& context) {
+  // Killed, crashed or restarted mid-session, berthd takes the connection with it: the client
+  // sees UNAVAILABLE, CANCELLED or an INTERNAL stream reset.
+  const grpc::StatusCode code = status.error_code();
+  return context.session_up &&
+         (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::CANCELLED ||
+          code == grpc::StatusCode::INTERNAL);
+}
+
 std::string ErrorSentence(const grpc::Status& status, const ErrorContext& context) {
   const std::string message = Clean(status.error_message());
   const grpc::StatusCode code = status.error_code();
+  if (ConnectionLost(status, context)) {
+    return absl::StrCat("the connection to berthd was lost (",
+                        message.empty() ? StatusCodeName(code) : message, ")",
+                        context.after_loss.empty() ? "" : "; ", context.after_loss);
+  }
   if (code == grpc::StatusCode::UNAVAILABLE && !context.reached_daemon) {
     return absl::StrCat("cannot reach berthd at ", context.socket_path, ": ",
                         message.empty() ? "no connection" : ConnectFailureReason(message),

@@ -146,7 +146,10 @@ int Run(ExecArgs a) {
   const int done_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   std::optional<v1::ExecExit> exit;
   bool output_failed = false;
+  bool started = false;  // The daemon said the process runs (initial metadata, see exec.proto).
   std::thread reader([&] {
+    stream->WaitForInitialMetadata();
+    started = ctx.GetServerInitialMetadata().contains("berth-exec");
     v1::ExecResponse response;
     while (stream->Read(&response)) {
       if (response.has_exit()) {
@@ -213,8 +216,10 @@ int Run(ExecArgs a) {
   context.socket_path = a.socket;
   context.rpc_name = "Exec";
   context.reached_daemon = error.error_code() != grpc::StatusCode::UNAVAILABLE;
+  context.session_up = started;
+  context.after_loss = "the container keeps running; the process was ended with its session";
   std::cerr << ErrorReport(error, context, a.debug);
-  return ExitCodeForStatus(error.error_code());
+  return ConnectionLost(error, context) ? kExitUnavailable : ExitCodeForStatus(error.error_code());
 }
 
 }  // namespace

@@ -107,14 +107,18 @@ class ConsoleApiTest : public ::testing::Test {
   }
 
   // Reads output until `needle` appears (the deadline of the call bounds it). False at the end.
-  static bool ReadUntil(Stream& stream, const std::string& needle, std::string* closed = nullptr) {
-    std::string seen;
+  // Reads until `needle` has been output; what was read up to then goes to `seen` (one chunk may
+  // hold the output of several commands, so look for an earlier line there, not in a new read).
+  static bool ReadUntil(Stream& stream, const std::string& needle, std::string* closed = nullptr,
+                        std::string* seen = nullptr) {
+    std::string text;
     v1::ConsoleResponse response;
-    while (seen.find(needle) == std::string::npos) {
+    while (text.find(needle) == std::string::npos) {
       if (!stream.Read(&response)) return false;
       if (response.has_closed() && closed != nullptr) *closed = response.closed();
-      seen += response.output();
+      text += response.output();
     }
+    if (seen != nullptr) *seen = std::move(text);
     return true;
   }
 
@@ -137,8 +141,9 @@ TEST_F(ConsoleApiTest, TypesAndReadsThenDetachesOk) {
   ASSERT_TRUE(stream->Write(Start("web")));
   ASSERT_TRUE(Attached(ctx, *stream));
   ASSERT_TRUE(stream->Write(Input("stty size; echo hi-$((1+2))\n")));
-  EXPECT_TRUE(ReadUntil(*stream, "30 100"));
-  EXPECT_TRUE(ReadUntil(*stream, "hi-3"));
+  std::string seen;
+  ASSERT_TRUE(ReadUntil(*stream, "hi-3", nullptr, &seen));
+  EXPECT_THAT(seen, HasSubstr("30 100"));
   v1::ConsoleRequest resize;
   resize.mutable_resize()->set_rows(40);
   resize.mutable_resize()->set_cols(120);

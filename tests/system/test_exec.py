@@ -203,3 +203,21 @@ def test_shell_is_a_login_shell_with_a_pty(berthd):
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+def test_berthd_killed_mid_session_is_a_lost_connection_and_the_container_runs(berthd):
+    launch(berthd)
+    state_before = berthd.lxc_state("web")
+    proc = subprocess.Popen([BERTH, "--socket", berthd.socket, "exec", "web", "--", "sh", "-c",
+                             "echo started; exec sleep 1000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"started\n"
+    berthd.stop(signal.SIGKILL)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 7, err
+    assert b"the connection to berthd was lost" in err, err
+    assert b"the container keeps running" in err, err
+    assert b"cannot reach" not in err, err
+    assert berthd.lxc_state("web") == state_before
+    berthd.start()
+    assert berthd.ok("exec", "web", "--", "echo", "again").out == "again\n"

@@ -50,6 +50,9 @@ class ExecSession final : public StdioSession<ExecRequest, ExecResponse> {
     Audit(deps_, ctx_, "Exec", start.container(), params.argv.empty() ? "" : params.argv[0]);
     auto started = deps_.manager->Exec(start.container(), params);
     if (!started.ok()) return started.status();
+    // Tells the client the process runs (see exec.proto): a stream that breaks after this lost
+    // its connection to berthd, it did not fail to reach it.
+    ctx_->AddInitialMetadata("berth-exec", "started");
     process_ = started->get();
     return std::unique_ptr<runtime::StdioEndpoint>(*std::move(started));
   }

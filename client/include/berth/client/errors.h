@@ -21,7 +21,16 @@ struct ErrorContext {
   std::string deadline_sentence;
   // The RPC's method name, e.g. "GetContainer", shown with --debug.
   std::string rpc_name;
+  // For streams: set once the daemon said the session is up (exec started, console attached). A
+  // broken connection after that is "the connection to berthd was lost", followed by
+  // `after_loss` (e.g. "the container keeps running"), never "cannot reach berthd".
+  bool session_up = false;
+  std::string after_loss;
 };
+
+// True when `status` says the connection broke under a session that was up (see session_up):
+// the CLI exits with kExitUnavailable then, whatever the code.
+bool ConnectionLost(const grpc::Status& status, const ErrorContext& context);
 
 // The one sentence for a failed `status` (not OK), without the "berth: " prefix or a newline.
 // Uses the daemon's message, which names what is wrong; control characters in it are replaced so a
