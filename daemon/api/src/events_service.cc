@@ -155,8 +155,9 @@ class EventsService::SubscribeSession final
       bool last;
       {
         absl::MutexLock lock(&mu_);
-        // Checked and cleared in one step, so a Kick cannot fall between them and be lost.
-        if (refetch_ && !writing_ && !finished_ && !ending_.has_value()) continue;
+        // Checked and cleared in one step, so neither a Kick nor an End (which leaves finishing
+        // to a running fetch) can fall between them and be lost: both take another turn.
+        if ((refetch_ || ending_.has_value()) && !writing_ && !finished_) continue;
         fetching_ = false;
         last = done_;
       }
