@@ -2,10 +2,14 @@
 the ordered stop at host shutdown (SIGPWR). Every wait is bounded; backoff starts at 1 s."""
 import os
 import re
+import shlex
 import signal
+import subprocess
 import time
 
-from conftest import Daemon, wait_for
+import pytest
+
+from conftest import SOURCE_DIR, Daemon, wait_for
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
@@ -187,3 +191,44 @@ def test_bad_supervision_values_are_refused(berthd):
     r = berthd.cli("create", "web", "--template", "busybox", "-c", "boot.stop.timeout=0")
     assert r.rc == 6 and "boot.stop.timeout" in r.err
     assert berthd.lxc_names() == set()
+
+
+def unit_exec_stop():
+    """berthd.service's ExecStop as systemd runs it: `$$` is a literal `$`."""
+    with open(os.path.join(SOURCE_DIR, "systemd/berthd.service")) as f:
+        line = next(l for l in f if l.startswith("ExecStop="))
+    argv = shlex.split(line[len("ExecStop="):].strip().replace("$$", "$"))
+    assert argv[:2] == ["/bin/sh", "-c"], argv
+    return argv
+
+
+@pytest.mark.parametrize("jobs,stops", [
+    ("", False),
+    ("  7 berthd.service stop running\n", False),
+    ("  9 poweroff.target start waiting\n  7 berthd.service stop running\n", True),
+    (" 12 reboot.target start waiting\n", True),
+])
+def test_unit_exec_stop_stops_containers_only_when_the_host_shuts_down(berthd, tmp_path, jobs,
+                                                                        stops):
+    """The unit's own ExecStop with a `systemctl` that lists the given jobs: SIGPWR (containers
+    stopped, berthd gone when it returns) only under a queued poweroff/reboot/halt/kexec."""
+    launch(berthd, "web", "boot.stop.timeout=10")
+    fake = tmp_path / "systemctl"
+    fake.write_text("#!/bin/sh\n[ \"$1\" = list-jobs ] && printf '%s' \"$JOBS\"\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/sbin:/usr/bin:/sbin:/bin", "MAINPID": str(berthd.proc.pid),
+           "JOBS": jobs}
+    stop = subprocess.Popen(unit_exec_stop(), env=env)
+
+    def returned():
+        berthd.proc.poll()  # Reaps berthd as systemd would: a zombie still answers `kill -0`.
+        return stop.poll() is not None
+
+    wait_for(returned, timeout=90, what="ExecStop to return")
+    assert stop.returncode == 0
+    if stops:
+        assert berthd.proc.poll() == 0, berthd.log()  # gone before ExecStop returned
+        assert berthd.lxc_state("web")[0] == "STOPPED"
+    else:
+        assert berthd.proc.poll() is None
+        assert berthd.lxc_state("web")[0] == "RUNNING"
