@@ -54,12 +54,7 @@ int UsageError(const std::string& what) {
 }
 
 int ReportStatus(const grpc::Status& status, const ConfigArgs& a, const char* rpc) {
-  ErrorContext context;
-  context.socket_path = a.socket;
-  context.rpc_name = rpc;
-  context.reached_daemon = status.error_code() != grpc::StatusCode::UNAVAILABLE;
-  std::cerr << ErrorReport(status, context, a.debug);
-  return ExitCodeForStatus(status.error_code());
+  return ReportCallError(status, CallContext(a.socket, rpc, status), a.debug, std::cerr);
 }
 
 void SetDeadline(grpc::ClientContext& ctx) {

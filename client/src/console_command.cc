@@ -82,15 +82,12 @@ std::optional<ConsoleArgs> Parse(const std::vector<std::string>& args, size_t co
 
 int Fail(const grpc::Status& status, const ConsoleArgs& a, const char* rpc, bool reached,
          bool attached = false) {
-  ErrorContext context;
-  context.socket_path = a.socket;
-  context.rpc_name = rpc;
+  ErrorContext context = CallContext(a.socket, rpc, status);
   context.reached_daemon = reached;
   context.session_up = attached;
   context.after_loss = absl::StrCat("the container keeps running: attach again with berth console ",
                                     a.name);
-  std::cerr << ErrorReport(status, context, a.debug);
-  return ConnectionLost(status, context) ? kExitUnavailable : ExitCodeForStatus(status.error_code());
+  return ReportCallError(status, context, a.debug, std::cerr);
 }
 
 int ShowLog(const ConsoleArgs& a, const std::shared_ptr<grpc::Channel>& channel) {

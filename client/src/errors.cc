@@ -2,8 +2,10 @@
 
 #include <absl/strings/str_cat.h>
 
+#include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "berth/client/exit_codes.h"
 
@@ -85,6 +87,21 @@ std::string ErrorReport(const grpc::Status& status, const ErrorContext& context,
     absl::StrAppend(&report, "\n");
   }
   return report;
+}
+
+ErrorContext CallContext(const std::string& socket_path, std::string rpc_name,
+                         const grpc::Status& status) {
+  ErrorContext context;
+  context.socket_path = socket_path;
+  context.rpc_name = std::move(rpc_name);
+  context.reached_daemon = status.error_code() != grpc::StatusCode::UNAVAILABLE;
+  return context;
+}
+
+int ReportCallError(const grpc::Status& status, const ErrorContext& context, bool debug,
+                    std::ostream& err) {
+  err << ErrorReport(status, context, debug);
+  return ConnectionLost(status, context) ? kExitUnavailable : ExitCodeForStatus(status.error_code());
 }
 
 }  // namespace berth::client

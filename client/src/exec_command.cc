@@ -212,14 +212,10 @@ int Run(ExecArgs a) {
   grpc::Status error = status;
   if (status.ok())
     error = grpc::Status(grpc::StatusCode::INTERNAL, "the stream ended without an exit status");
-  ErrorContext context;
-  context.socket_path = a.socket;
-  context.rpc_name = "Exec";
-  context.reached_daemon = error.error_code() != grpc::StatusCode::UNAVAILABLE;
+  ErrorContext context = CallContext(a.socket, "Exec", error);
   context.session_up = started;
   context.after_loss = "the container keeps running; the process was ended with its session";
-  std::cerr << ErrorReport(error, context, a.debug);
-  return ConnectionLost(error, context) ? kExitUnavailable : ExitCodeForStatus(error.error_code());
+  return ReportCallError(error, context, a.debug, std::cerr);
 }
 
 }  // namespace

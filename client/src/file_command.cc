@@ -69,12 +69,7 @@ bool SplitRemote(const std::string& remote, std::string& name, std::string& path
 }
 
 int ReportStatus(const grpc::Status& status, const FileArgs& a, const char* rpc) {
-  ErrorContext context;
-  context.socket_path = a.socket;
-  context.rpc_name = rpc;
-  context.reached_daemon = status.error_code() != grpc::StatusCode::UNAVAILABLE;
-  std::cerr << ErrorReport(status, context, a.debug);
-  return ExitCodeForStatus(status.error_code());
+  return ReportCallError(status, CallContext(a.socket, rpc, status), a.debug, std::cerr);
 }
 
 int Push(const FileArgs& a, v1::Files::Stub& stub) {

@@ -126,12 +126,9 @@ class Interrupts {
 };
 
 int ReportStatus(const grpc::Status& status, const MonitorArgs& a, bool reached) {
-  ErrorContext context;
-  context.socket_path = a.socket;
-  context.rpc_name = "Subscribe";
+  ErrorContext context = CallContext(a.socket, "Subscribe", status);
   context.reached_daemon = reached;
-  std::cerr << ErrorReport(status, context, a.debug);
-  return ExitCodeForStatus(status.error_code());
+  return ReportCallError(status, context, a.debug, std::cerr);
 }
 
 int Monitor(const MonitorArgs& a) {

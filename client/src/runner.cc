@@ -197,8 +197,7 @@ class Runner {
           absl::StrCat("berthd did not answer within ", DurationText(*inv_.deadline));
     }
     console_.out.flush();
-    console_.err << ErrorReport(status, context, inv_.debug);
-    return ExitCodeForStatus(status.error_code());
+    return ReportCallError(status, context, inv_.debug, console_.err);
   }
 
   const Invocation& inv_;

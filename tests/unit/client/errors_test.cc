@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -110,6 +111,32 @@ TEST(ErrorSentenceTest, EmptyMessageNamesTheCode) {
 TEST(ErrorSentenceTest, ControlCharactersCannotDriveTheTerminal) {
   grpc::Status status(StatusCode::INVALID_ARGUMENT, "bad name \"a\x1b[2Jb\nc\".");
   EXPECT_EQ(ErrorReport(status, Context(), false), "berth: bad name \"a [2Jb c\"\n");
+}
+
+TEST(ErrorSentenceTest, ALostSessionIsNotUnreachable) {
+  const grpc::Status gone(grpc::StatusCode::UNAVAILABLE, "Socket closed");
+  ErrorContext context = CallContext("/run/berth/berth.sock", "Exec", gone);
+  EXPECT_FALSE(context.reached_daemon);
+  EXPECT_FALSE(ConnectionLost(gone, context));  // Never up: berthd could not be reached.
+  EXPECT_THAT(ErrorSentence(gone, context), ::testing::HasSubstr("cannot reach berthd"));
+
+  context.session_up = true;
+  context.after_loss = "the container keeps running";
+  for (const grpc::Status& status :
+       {gone, grpc::Status(grpc::StatusCode::CANCELLED, ""),
+        grpc::Status(grpc::StatusCode::INTERNAL, "RST_STREAM")}) {
+    EXPECT_TRUE(ConnectionLost(status, context));
+    std::ostringstream err;
+    EXPECT_EQ(ReportCallError(status, context, false, err), kExitUnavailable);
+    EXPECT_THAT(err.str(), ::testing::StartsWith("berth: the connection to berthd was lost ("));
+    EXPECT_THAT(err.str(), ::testing::HasSubstr("); the container keeps running\n"));
+  }
+  // A refusal the daemon sent while the session was up keeps its own code and sentence.
+  const grpc::Status refused(grpc::StatusCode::FAILED_PRECONDITION, "container \"web\" stopped");
+  std::ostringstream err;
+  EXPECT_EQ(ReportCallError(refused, context, false, err),
+            ExitCodeForStatus(grpc::StatusCode::FAILED_PRECONDITION));
+  EXPECT_EQ(err.str(), "berth: container \"web\" stopped\n");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <iosfwd>
 #include <string>
 
 namespace berth::client {
@@ -41,5 +42,16 @@ std::string ErrorSentence(const grpc::Status& status, const ErrorContext& contex
 // second line "berth: debug: <rpc> failed with <CODE_NAME>: <raw message>[ (<n> bytes of error
 // details)]\n".
 std::string ErrorReport(const grpc::Status& status, const ErrorContext& context, bool debug);
+
+// The context of a call that failed with `status`: the socket and the RPC named, the daemon reached
+// unless the status is UNAVAILABLE (an UNAVAILABLE berthd sent itself, e.g. while draining, comes
+// with a message and still reads well as "cannot reach").
+ErrorContext CallContext(const std::string& socket_path, std::string rpc_name,
+                         const grpc::Status& status);
+
+// Writes ErrorReport to `err` and returns the CLI's exit code for the failure: kExitUnavailable
+// when the connection was lost under a session (ConnectionLost), else ExitCodeForStatus.
+int ReportCallError(const grpc::Status& status, const ErrorContext& context, bool debug,
+                    std::ostream& err);
 
 }  // namespace berth::client
