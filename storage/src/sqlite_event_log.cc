@@ -18,6 +18,8 @@ constexpr std::string_view kInsertEvent =
 constexpr std::string_view kSelectAfter =
     "SELECT " BERTH_EVENT_COLUMNS " FROM events WHERE id > ?1 ORDER BY id LIMIT ?2";
 #undef BERTH_EVENT_COLUMNS
+constexpr std::string_view kAppendSynchronous = "PRAGMA synchronous = NORMAL";
+constexpr std::string_view kStoreSynchronous = "PRAGMA synchronous = FULL";
 constexpr std::string_view kLastId = "SELECT COALESCE(MAX(id), 0) FROM events";
 // The newest event always stays (see EffectiveKeepCount).
 constexpr std::string_view kPruneOlder =
@@ -47,7 +49,13 @@ std::optional<int> Narrow(std::optional<int64_t> value) {
 
 absl::Status SqliteEventLog::Append(const StoredEvent& event) {
   absl::MutexLock lock(mu_);
-  return sqlite::RetryWhileBusy([&]() -> absl::Status {
+  // An event is delivered right after this commit, so its fsync would be on every subscriber's
+  // path. Appends commit with synchronous=NORMAL instead: in WAL mode that survives berthd being
+  // killed (the frames are in the WAL file), and the next FULL commit of the store (any container
+  // change) makes them durable; only a power loss can take the newest events with it. Container
+  // definitions keep FULL: the connection goes back to it before the lock is released.
+  if (absl::Status status = db_->Exec(kAppendSynchronous); !status.ok()) return status;
+  absl::Status appended = sqlite::RetryWhileBusy([&]() -> absl::Status {
     Transaction transaction(*db_);
     if (!transaction.status().ok()) return transaction.status();
     absl::StatusOr<int64_t> last_id = QueryLastId(*db_);
@@ -69,6 +77,8 @@ absl::Status SqliteEventLog::Append(const StoredEvent& event) {
     }
     return transaction.Commit();
   });
+  if (absl::Status status = db_->Exec(kStoreSynchronous); !status.ok()) return status;
+  return appended;
 }
 
 absl::StatusOr<std::vector<StoredEvent>> SqliteEventLog::ReadAfter(int64_t after_id,

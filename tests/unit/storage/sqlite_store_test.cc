@@ -105,6 +105,22 @@ TEST_F(SqliteStoreTest, PragmasAreInEffectOnTheStoresConnection) {
               IsOkAndHolds(absl::StrCat(kApplicationId)));
 }
 
+TEST_F(SqliteStoreTest, EventAppendsLeaveTheConnectionAtSynchronousFull) {
+  // Events commit with synchronous=NORMAL; container definitions must not.
+  std::unique_ptr<SqliteStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  StoredEvent event;
+  event.id = 1;
+  ASSERT_OK(store->events().Append(event));
+  EXPECT_THAT(store->PragmaForTesting("synchronous"), IsOkAndHolds(std::string("2")));
+  // A refused append (ids must increase) too.
+  EXPECT_THAT(store->events().Append(event),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must only increase")));
+  EXPECT_THAT(store->PragmaForTesting("synchronous"), IsOkAndHolds(std::string("2")));
+  ASSERT_OK_AND_ASSIGN(std::vector<StoredEvent> stored, store->events().ReadAfter(0, 10));
+  EXPECT_EQ(stored.size(), 1u);
+}
+
 TEST_F(SqliteStoreTest, PragmaForTestingTakesOnlyNames) {
   std::unique_ptr<SqliteStore> store = OpenStore();
   ASSERT_NE(store, nullptr);
