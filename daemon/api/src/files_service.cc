@@ -33,9 +33,12 @@ std::string Where(const std::string& container, const std::string& path) {
   return absl::StrCat("\"", absl::CEscape(path), "\" in container \"", container, "\"");
 }
 
-// Threads: gRPC reactions start at most one executor task at a time, and the next reaction
-// (OnReadDone/OnWriteDone) only comes after that task issued the next StartRead/StartWrite, so
-// the members are never touched by two threads at once.
+// Receiving the next frame overlaps writing the last one to the file: OnReadDone queues a
+// frame's data and, unless one runs already, starts a writer task on the executor; the writer
+// starts the next read as it takes a chunk, then writes it. So one chunk is being written, one
+// frame is arriving, at most one more waits (3 MiB a push), and the file sees its chunks in order.
+// Threads: the task that runs (Begin, the writer, Commit; at most one at a time, `busy_`) owns
+// file_; reactions and that task meet under mu_. The call is finished once (`finished_`).
 class PushSession final : public grpc::ServerReadReactor<PushFileRequest> {
  public:
   PushSession(ServiceDeps deps, grpc::CallbackServerContext* ctx, PushFileResponse* response)
@@ -46,34 +49,36 @@ class PushSession final : public grpc::ServerReadReactor<PushFileRequest> {
   void OnReadDone(bool ok) override {
     if (!started_) {
       if (!ok || !request_.has_start()) {
-        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "the first frame of a push stream must be a start frame"));
+        FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "the first frame of a push stream must be a start frame"));
         return;
       }
       started_ = true;
+      {
+        absl::MutexLock lock(&mu_);
+        busy_ = true;
+      }
       Run([this] { Begin(); });
       return;
     }
-    if (!ok) {
-      Run([this] { Commit(); });  // the client half-closed (or went away: Commit checks)
-      return;
-    }
-    if (request_.frame_case() != PushFileRequest::kData) {
-      Fail(absl::InvalidArgumentError("only data frames may follow the start frame"));
-      return;
-    }
-    if (request_.data().size() > core::kFileChunkBytes) {
-      Fail(absl::InvalidArgumentError("a data frame carries at most 1 MiB"));
-      return;
-    }
-    Run([this] {
-      absl::Status written = file_->Write(request_.data());
-      if (!written.ok()) {
-        Fail(written);
-        return;
+    bool start_writer = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      if (!ok) {
+        ended_ = true;  // the client half-closed (or went away: Commit checks)
+      } else if (request_.frame_case() != PushFileRequest::kData) {
+        error_ = absl::InvalidArgumentError("only data frames may follow the start frame");
+      } else if (request_.data().size() > core::kFileChunkBytes) {
+        error_ = absl::InvalidArgumentError("a data frame carries at most 1 MiB");
+      } else {
+        queued_ = std::move(*request_.mutable_data());
+        has_queued_ = true;
       }
-      StartRead(&request_);
-    });
+      start_writer = !busy_;
+      busy_ = true;
+    }
+    if (start_writer) Run([this] { Drain(); });
   }
 
   void OnDone() override { delete this; }
@@ -85,10 +90,20 @@ class PushSession final : public grpc::ServerReadReactor<PushFileRequest> {
     if (!posted.ok()) Fail(posted);
   }
 
-  // Removes the temporary file (if any) and ends the call.
+  void FinishOnce(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(std::move(status));
+  }
+
+  // Removes the temporary file (if any) and ends the call. Only from the task that owns file_
+  // (or before there is one).
   void Fail(const absl::Status& status) {
     file_.reset();
-    Finish(ToGrpc(status));
+    FinishOnce(ToGrpc(status));
   }
 
   void Begin() {
@@ -107,6 +122,47 @@ class PushSession final : public grpc::ServerReadReactor<PushFileRequest> {
     }
     file_.emplace(*std::move(file));
     StartRead(&request_);
+    Drain();
+  }
+
+  // The writer: writes queued chunks until none is left, then lets go of file_ (or commits at
+  // the stream's end).
+  void Drain() {
+    while (true) {
+      std::string chunk;
+      absl::Status error;
+      bool commit = false;
+      bool read_next = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!error_.ok()) {
+          error = error_;
+        } else if (has_queued_) {
+          chunk = std::move(queued_);
+          has_queued_ = false;
+          read_next = true;
+        } else if (ended_) {
+          commit = true;
+        } else {
+          busy_ = false;
+          return;
+        }
+      }
+      if (!error.ok()) {
+        Fail(error);
+        return;
+      }
+      if (commit) {
+        Commit();
+        return;
+      }
+      if (read_next) StartRead(&request_);  // the next frame arrives while this one is written
+      absl::Status written = file_->Write(chunk);
+      if (!written.ok()) {
+        Fail(written);
+        return;
+      }
+    }
   }
 
   void Commit() {
@@ -121,29 +177,60 @@ class PushSession final : public grpc::ServerReadReactor<PushFileRequest> {
     }
     response_->set_size(file_->size());
     file_.reset();
-    Finish(grpc::Status::OK);
+    FinishOnce(grpc::Status::OK);
   }
 
   const ServiceDeps deps_;
   grpc::CallbackServerContext* const ctx_;
   PushFileResponse* const response_;
-  bool started_ = false;
-  PushFileRequest request_;
+  bool started_ = false;     // only touched by OnReadDone
+  PushFileRequest request_;  // gRPC's between StartRead and OnReadDone
   std::optional<core::PushedFile> file_;
+
+  absl::Mutex mu_;
+  // Guarded by mu_: what the reactions hand the writer.
+  std::string queued_ ABSL_GUARDED_BY(mu_);
+  bool has_queued_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a task owns file_
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Reading the next chunk from the file overlaps writing the last one to the client: a reader task
+// reads ahead one chunk while a write is in flight; whichever of the two finishes second (the
+// read, or the write's OnWriteDone) starts the next write. Two response buffers alternate, so the
+// one gRPC is writing is never touched. Threads: the reader owns fd_ while `reading_`; reactions
+// and the reader meet under mu_. The call is finished once (`finished_`), never while the reader
+// runs (OnDone deletes the session).
 class PullSession final : public grpc::ServerWriteReactor<PullFileResponse> {
  public:
   PullSession(ServiceDeps deps, const PullFileRequest& request) : deps_(deps) {
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = true;
+    }
     Run([this, request] { Open(request); });
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
-      return;
+    absl::StatusOr<std::string> chunk;
+    bool send = false;
+    bool gone = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        gone_ = true;
+        gone = !reading_;  // else the reader finishes
+      } else if (has_ready_) {
+        chunk = std::move(ready_);
+        has_ready_ = false;
+        send = true;
+      }
     }
-    Run([this] { Next(); });
+    if (gone) FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+    if (send && StartSending(std::move(chunk))) Run([this] { ReadAhead(); });
   }
 
   void OnDone() override { delete this; }
@@ -152,48 +239,111 @@ class PullSession final : public grpc::ServerWriteReactor<PullFileResponse> {
   template <typename F>
   void Run(F task) {
     absl::Status posted = deps_.executor->Post(std::move(task));
-    if (!posted.ok()) Finish(ToGrpc(posted));
+    if (!posted.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        reading_ = false;
+      }
+      FinishOnce(ToGrpc(posted));
+    }
+  }
+
+  void FinishOnce(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(std::move(status));
   }
 
   void Open(const PullFileRequest& request) {
     auto root = deps_.manager->OpenRoot(request.container());
     if (!root.ok()) {
-      Finish(ToGrpc(root.status()));
+      FinishOnce(ToGrpc(root.status()));
       return;
     }
     auto file = core::OpenForPull(root->get(), request.path());
     if (!file.ok()) {
-      Finish(ToGrpc(file.status()));
+      FinishOnce(ToGrpc(file.status()));
       return;
     }
-    auto* info = response_.mutable_info();
+    auto* info = response_[0].mutable_info();
     info->set_mode(file->mode);
     info->set_uid(file->uid);
     info->set_gid(file->gid);
     info->set_size(file->size);
     fd_ = std::move(file->fd);
-    StartWrite(&response_);
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = true;
+    }
+    StartWrite(&response_[0]);
+    ReadAhead();
   }
 
-  void Next() {
-    auto chunk = core::ReadChunk(fd_.get());
+  // The reader (reading_ is set): reads the next chunk; sends it at once when no write is in
+  // flight and goes on, else leaves it for OnWriteDone and returns.
+  void ReadAhead() {
+    while (true) {
+      absl::StatusOr<std::string> chunk = core::ReadChunk(fd_.get());
+      bool gone = false;
+      {
+        absl::MutexLock lock(&mu_);
+        reading_ = false;
+        if (gone_) {
+          gone = true;
+        } else if (writing_) {
+          ready_ = std::move(chunk);
+          has_ready_ = true;
+          return;
+        }
+      }
+      if (gone) {
+        FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+        return;
+      }
+      if (!StartSending(std::move(chunk))) return;
+    }
+  }
+
+  // With no write in flight and no reader: writes `chunk`, or ends the call at EOF or on a read
+  // error. True when a write started (then reading_ is set: the caller reads on).
+  bool StartSending(absl::StatusOr<std::string> chunk) {
     if (!chunk.ok()) {
-      Finish(ToGrpc(chunk.status()));
-      return;
+      FinishOnce(ToGrpc(chunk.status()));
+      return false;
     }
     if (chunk->empty()) {
-      fd_ = core::FileFd();
-      Finish(grpc::Status::OK);
-      return;
+      FinishOnce(grpc::Status::OK);
+      return false;
     }
-    response_.Clear();
-    response_.set_data(*std::move(chunk));
-    StartWrite(&response_);
+    current_ ^= 1;
+    PullFileResponse& frame = response_[current_];
+    frame.Clear();
+    frame.set_data(*std::move(chunk));
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = true;
+      reading_ = true;
+    }
+    StartWrite(&frame);
+    return true;
   }
 
   const ServiceDeps deps_;
-  PullFileResponse response_;
+  PullFileResponse response_[2];
+  int current_ = 0;  // the response_ being (or last) written
   core::FileFd fd_;
+
+  absl::Mutex mu_;
+  // Guarded by mu_.
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;               // a task owns fd_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;               // a write to the client is in flight
+  absl::StatusOr<std::string> ready_ ABSL_GUARDED_BY(mu_);  // read ahead, waiting for the write
+  bool has_ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool gone_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // PushTree. Threads: the first OnReadDone (a gRPC thread) starts the worker; afterwards the worker

@@ -3,8 +3,6 @@
 
 #include "berth/archive/tree.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "berth/archive/file_fd.h"
+#include "libarchive.h"
 
 namespace berth::archive {
 
@@ -82,7 +81,7 @@ la_ssize_t ReadCallback(struct archive* a, void* opaque, const void** buffer) {
   auto next = (*ctx->source)();
   if (!next.ok()) {
     ctx->status = next.status();
-    archive_set_error(a, EIO, "the stream failed");
+    Lib().archive_set_error(a, EIO, "the stream failed");
     return -1;
   }
   ctx->chunk = *std::move(next);
@@ -281,30 +280,30 @@ absl::Status Extractor::Replace(int parent, const std::string& temp, const std::
 }
 
 absl::Status Extractor::Entry(archive_entry* entry) {
-  const char* raw = archive_entry_pathname(entry);
+  const char* raw = Lib().archive_entry_pathname(entry);
   auto components = SplitEntryName(raw);
   if (!components.ok()) return components.status();
   // Messages name the entry as normalized ("d", not the "d/" or "./d" a tar writer may store).
   const std::string name = components->empty() ? "." : absl::StrJoin(*components, "/");
   current_ = name;
-  const char* hardlink = archive_entry_hardlink(entry);
-  const mode_t type = archive_entry_filetype(entry);
+  const char* hardlink = Lib().archive_entry_hardlink(entry);
+  const mode_t type = Lib().archive_entry_filetype(entry);
 
   DirMeta meta{};
-  meta.mode = archive_entry_perm(entry) & 07777;
-  meta.uid = archive_entry_uid(entry);
-  meta.gid = archive_entry_gid(entry);
+  meta.mode = Lib().archive_entry_perm(entry) & 07777;
+  meta.uid = Lib().archive_entry_uid(entry);
+  meta.gid = Lib().archive_entry_gid(entry);
   if (meta.uid < 0 || meta.uid > kMaxId || meta.gid < 0 || meta.gid > kMaxId) {
     return absl::InvalidArgumentError(
         absl::StrCat("tar entry ", Q(name), " has a uid or gid outside 0..2^31-1; refused"));
   }
   meta.times[0].tv_nsec = UTIME_OMIT;
   meta.times[1].tv_nsec = UTIME_OMIT;
-  if (archive_entry_atime_is_set(entry)) {
-    meta.times[0] = {archive_entry_atime(entry), archive_entry_atime_nsec(entry)};
+  if (Lib().archive_entry_atime_is_set(entry)) {
+    meta.times[0] = {Lib().archive_entry_atime(entry), Lib().archive_entry_atime_nsec(entry)};
   }
-  if (archive_entry_mtime_is_set(entry)) {
-    meta.times[1] = {archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)};
+  if (Lib().archive_entry_mtime_is_set(entry)) {
+    meta.times[1] = {Lib().archive_entry_mtime(entry), Lib().archive_entry_mtime_nsec(entry)};
   }
 
   if (components->empty()) {  // "." is the destination itself
@@ -373,12 +372,13 @@ absl::Status Extractor::RegularFile(int parent, const std::string& base, const s
     const void* block = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
-    const int r = archive_read_data_block(archive_, &block, &size, &offset);
+    const int r = Lib().archive_read_data_block(archive_, &block, &size, &offset);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
       if (!read_.status.ok()) return read_.status;
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the tar stream is malformed in entry ", Q(name), ": ", archive_error_string(archive_)));
+      return absl::InvalidArgumentError(absl::StrCat("the tar stream is malformed in entry ",
+                                                     Q(name), ": ",
+                                                     Lib().archive_error_string(archive_)));
     }
     const char* data = static_cast<const char*>(block);
     size_t done = 0;
@@ -391,7 +391,8 @@ absl::Status Extractor::RegularFile(int parent, const std::string& base, const s
     }
     stats_->bytes += size;
   }
-  const int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : -1;
+  const int64_t size =
+      Lib().archive_entry_size_is_set(entry) ? Lib().archive_entry_size(entry) : -1;
   if ((size >= 0 && ::ftruncate(file.get(), size) != 0) ||
       (options_.preserve_owner &&
        ::fchown(file.get(), static_cast<uid_t>(meta.uid), static_cast<gid_t>(meta.gid)) != 0) ||
@@ -406,7 +407,7 @@ absl::Status Extractor::RegularFile(int parent, const std::string& base, const s
 
 absl::Status Extractor::Symlink(int parent, const std::string& base, const std::string& name,
                                 archive_entry* entry, const DirMeta& meta) {
-  const char* target = archive_entry_symlink(entry);
+  const char* target = Lib().archive_entry_symlink(entry);
   if (target == nullptr || target[0] == '\0') {
     return absl::InvalidArgumentError(
         absl::StrCat("tar entry ", Q(name), " is a symbolic link without a target"));
@@ -495,25 +496,25 @@ absl::Status Extractor::FinishDirectories() {
 }
 
 absl::Status Extractor::Run(const ChunkSource& source) {
-  ArchivePtr a(archive_read_new(), archive_read_free);
+  ArchivePtr a(Lib().archive_read_new(), Lib().archive_read_free);
   if (!a) return absl::InternalError("archive_read_new failed");
   archive_ = a.get();
   read_.source = &source;
   // Plain tar only (ustar, pax, GNU): no compression filters, no other formats.
-  archive_read_support_format_tar(archive_);
-  if (archive_read_open(archive_, &read_, nullptr, ReadCallback, nullptr) != ARCHIVE_OK) {
+  Lib().archive_read_support_format_tar(archive_);
+  if (Lib().archive_read_open(archive_, &read_, nullptr, ReadCallback, nullptr) != ARCHIVE_OK) {
     if (!read_.status.ok()) return read_.status;
     return absl::InvalidArgumentError(
-        absl::StrCat("the stream is not a tar stream: ", archive_error_string(archive_)));
+        absl::StrCat("the stream is not a tar stream: ", Lib().archive_error_string(archive_)));
   }
   for (;;) {
     archive_entry* entry = nullptr;
-    const int r = archive_read_next_header(archive_, &entry);
+    const int r = Lib().archive_read_next_header(archive_, &entry);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
       if (!read_.status.ok()) return read_.status;
       return WithProgress(absl::InvalidArgumentError(
-          absl::StrCat("the tar stream is malformed: ", archive_error_string(archive_))));
+          absl::StrCat("the tar stream is malformed: ", Lib().archive_error_string(archive_))));
     }
     absl::Status s = Entry(entry);
     if (!s.ok()) {
@@ -549,7 +550,7 @@ la_ssize_t WriteCallback(struct archive* a, void* opaque, const void* buffer, si
     ctx->pending.erase(0, kTreeChunkBytes);
     ctx->status = (*ctx->sink)(std::move(chunk));
     if (!ctx->status.ok()) {
-      archive_set_error(a, EIO, "the stream failed");
+      Lib().archive_set_error(a, EIO, "the stream failed");
       return -1;
     }
   }
@@ -581,7 +582,7 @@ class Walker {
 
 absl::Status Walker::ArchiveError(const std::string& what) {
   if (!ctx_->status.ok()) return ctx_->status;
-  return absl::InternalError(absl::StrCat(what, ": ", archive_error_string(archive_)));
+  return absl::InternalError(absl::StrCat(what, ": ", Lib().archive_error_string(archive_)));
 }
 
 void Walker::Skip(const std::string& path) {
@@ -591,17 +592,17 @@ void Walker::Skip(const std::string& path) {
 
 absl::Status Walker::Header(const std::string& path, const struct stat& st, const char* symlink,
                             const char* hardlink) {
-  EntryPtr entry(archive_entry_new2(archive_), archive_entry_free);
-  archive_entry_set_pathname(entry.get(), path.c_str());
-  archive_entry_set_filetype(entry.get(), st.st_mode & S_IFMT);
-  archive_entry_set_perm(entry.get(), st.st_mode & 07777);
-  archive_entry_set_uid(entry.get(), st.st_uid);
-  archive_entry_set_gid(entry.get(), st.st_gid);
-  archive_entry_set_mtime(entry.get(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-  archive_entry_set_size(entry.get(), S_ISREG(st.st_mode) && !hardlink ? st.st_size : 0);
-  if (symlink != nullptr) archive_entry_set_symlink(entry.get(), symlink);
-  if (hardlink != nullptr) archive_entry_set_hardlink(entry.get(), hardlink);
-  if (archive_write_header(archive_, entry.get()) < ARCHIVE_WARN) {
+  EntryPtr entry(Lib().archive_entry_new2(archive_), Lib().archive_entry_free);
+  Lib().archive_entry_set_pathname(entry.get(), path.c_str());
+  Lib().archive_entry_set_filetype(entry.get(), st.st_mode & S_IFMT);
+  Lib().archive_entry_set_perm(entry.get(), st.st_mode & 07777);
+  Lib().archive_entry_set_uid(entry.get(), st.st_uid);
+  Lib().archive_entry_set_gid(entry.get(), st.st_gid);
+  Lib().archive_entry_set_mtime(entry.get(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  Lib().archive_entry_set_size(entry.get(), S_ISREG(st.st_mode) && !hardlink ? st.st_size : 0);
+  if (symlink != nullptr) Lib().archive_entry_set_symlink(entry.get(), symlink);
+  if (hardlink != nullptr) Lib().archive_entry_set_hardlink(entry.get(), hardlink);
+  if (Lib().archive_write_header(archive_, entry.get()) < ARCHIVE_WARN) {
     return ArchiveError(absl::StrCat("writing the header of ", Q(path)));
   }
   ++stats_->entries;
@@ -620,7 +621,7 @@ absl::Status Walker::Data(int fd, const std::string& path, uint64_t size) {
       std::memset(buffer_.data(), 0, want);
       n = static_cast<ssize_t>(want);
     }
-    if (archive_write_data(archive_, buffer_.data(), static_cast<size_t>(n)) < 0) {
+    if (Lib().archive_write_data(archive_, buffer_.data(), static_cast<size_t>(n)) < 0) {
       return ArchiveError(absl::StrCat("writing ", Q(path)));
     }
     done += static_cast<uint64_t>(n);
@@ -722,34 +723,36 @@ absl::Status Walker::Directory(int dir, const std::string& prefix, int depth) {
 
 absl::Status ExtractTree(int dest, const ChunkSource& source, const ExtractOptions& options,
                          TreeStats* stats) {
+  if (absl::Status loaded = LoadLibarchive(); !loaded.ok()) return loaded;
   Extractor extractor(dest, options, stats);
   return extractor.Run(source);
 }
 
 absl::Status WriteTree(int dir, const ChunkSink& sink, TreeStats* stats) {
+  if (absl::Status loaded = LoadLibarchive(); !loaded.ok()) return loaded;
   WriteContext ctx;  // before `a`: freeing `a` may still call WriteCallback
   ctx.sink = &sink;
-  ArchivePtr a(archive_write_new(), archive_write_free);
+  ArchivePtr a(Lib().archive_write_new(), Lib().archive_write_free);
   if (!a) return absl::InternalError("archive_write_new failed");
   // pax keeps long names, big files, large ids and nanosecond mtimes (pax_restricted would drop
   // the nanoseconds unless an entry needs a pax header anyway); names are kept as bytes
   // (hdrcharset=BINARY), whatever the locale. No blocking: chunks are cut by WriteCallback.
-  if (archive_write_set_format_pax(a.get()) != ARCHIVE_OK ||
-      archive_write_set_options(a.get(), "hdrcharset=BINARY") < ARCHIVE_WARN ||
-      archive_write_set_bytes_per_block(a.get(), 0) != ARCHIVE_OK ||
-      archive_write_open(a.get(), &ctx, nullptr, WriteCallback, nullptr) != ARCHIVE_OK) {
+  if (Lib().archive_write_set_format_pax(a.get()) != ARCHIVE_OK ||
+      Lib().archive_write_set_options(a.get(), "hdrcharset=BINARY") < ARCHIVE_WARN ||
+      Lib().archive_write_set_bytes_per_block(a.get(), 0) != ARCHIVE_OK ||
+      Lib().archive_write_open(a.get(), &ctx, nullptr, WriteCallback, nullptr) != ARCHIVE_OK) {
     return absl::InternalError(
-        absl::StrCat("setting up the tar stream: ", archive_error_string(a.get())));
+        absl::StrCat("setting up the tar stream: ", Lib().archive_error_string(a.get())));
   }
   Walker walker(a.get(), &ctx, stats);
   if (absl::Status s = walker.Root(dir); !s.ok()) {
-    archive_write_fail(a.get());  // no end-of-archive blocks after a failure
+    Lib().archive_write_fail(a.get());  // no end-of-archive blocks after a failure
     return s;
   }
-  if (archive_write_close(a.get()) != ARCHIVE_OK) {
+  if (Lib().archive_write_close(a.get()) != ARCHIVE_OK) {
     if (!ctx.status.ok()) return ctx.status;
     return absl::InternalError(
-        absl::StrCat("finishing the tar stream: ", archive_error_string(a.get())));
+        absl::StrCat("finishing the tar stream: ", Lib().archive_error_string(a.get())));
   }
   if (!ctx.pending.empty()) return sink(std::move(ctx.pending));
   return absl::OkStatus();

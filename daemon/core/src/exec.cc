@@ -81,7 +81,7 @@ absl::StatusOr<std::unique_ptr<runtime::ExecProcess>> ContainerManager::Exec(
     auto guard = locks_.Lock(name);
     auto record = GetReady(name);
     if (!record.ok()) return record.status();
-    auto live = driver_->Inspect(name);
+    auto live = driver_->InspectState(name);
     if (absl::IsNotFound(live.status())) {
       return absl::FailedPreconditionError(absl::StrCat(
           "container \"", name,

@@ -264,7 +264,7 @@ absl::StatusOr<FileFd> ContainerManager::OpenRoot(const std::string& name) {
   auto guard = locks_.Lock(name);
   auto record = GetReady(name);
   if (!record.ok()) return record.status();
-  auto live = driver_->Inspect(name);
+  auto live = driver_->InspectState(name);
   if (absl::IsNotFound(live.status())) {
     return absl::FailedPreconditionError(
         absl::StrCat("container \"", name,
@@ -277,8 +277,9 @@ absl::StatusOr<FileFd> ContainerManager::OpenRoot(const std::string& name) {
     FileFd root(::open(absl::StrCat("/proc/", live->init_pid, "/root").c_str(),
                        O_PATH | O_DIRECTORY | O_CLOEXEC));
     const int err = errno;
-    // The init may have exited (and its pid been reused) since Inspect: check it is still the same.
-    auto again = driver_->Inspect(name);
+    // The init may have exited (and its pid been reused) since the first look: check it is
+    // still the same.
+    auto again = driver_->InspectState(name);
     if (!root.valid() || !again.ok() || again->init_pid != live->init_pid) {
       return absl::UnavailableError(
           absl::StrCat("container \"", name, "\" changed state while opening its root (",

@@ -607,6 +607,21 @@ absl::StatusOr<LiveInfo> LxcDriver::Inspect(std::string_view name_view) {
   return info;
 }
 
+absl::StatusOr<LiveInfo> LxcDriver::InspectState(std::string_view name_view) {
+  const std::string name(name_view);
+  if (absl::Status s = lxc::ValidateContainerName(name); !s.ok()) return s;
+  absl::StatusOr<LxcHandle> c = OpenDefined(options_.lxc_path, name);
+  if (!c.ok()) return c.status();
+  absl::StatusOr<LiveState> state = StateOf(*c, name);
+  if (!state.ok()) return state.status();
+  LiveInfo info;
+  info.state = *state;
+  if (!HasInit(*state)) return info;
+  const pid_t pid = (*c)->init_pid(c->get());
+  if (pid > 0) info.init_pid = pid;
+  return info;
+}
+
 absl::StatusOr<std::vector<std::string>> LxcDriver::ListNames() {
   char** raw = nullptr;
   const int count = list_defined_containers(options_.lxc_path.c_str(), &raw, nullptr);

@@ -322,6 +322,32 @@ TEST_F(LxcDriverTest, StartFreezeStopLifecycle) {
   EXPECT_EQ(driver_->Freeze("c1").code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(LxcDriverTest, InspectStateReportsStateAndInitPidOnly) {
+  EXPECT_EQ(driver_->InspectState("c1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(driver_->InspectState("bad/name").status().code(), absl::StatusCode::kInvalidArgument);
+  CreateBusybox("c1");
+  absl::StatusOr<LiveInfo> stopped = driver_->InspectState("c1");
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->state, LiveState::kStopped);
+  EXPECT_EQ(stopped->init_pid, 0);
+
+  ASSERT_TRUE(driver_->Start("c1").ok());
+  const LiveInfo full = InspectOk("c1");
+  absl::StatusOr<LiveInfo> running = driver_->InspectState("c1");
+  ASSERT_TRUE(running.ok()) << running.status();
+  EXPECT_EQ(running->state, LiveState::kRunning);
+  EXPECT_EQ(running->init_pid, full.init_pid);
+  EXPECT_GT(full.memory_bytes, 0u);
+  EXPECT_EQ(running->memory_bytes, 0u);  // the usage figures are Inspect's, not read here
+  EXPECT_EQ(running->cpu_ns, 0u);
+
+  ASSERT_TRUE(driver_->Freeze("c1").ok());
+  EXPECT_EQ(driver_->InspectState("c1")->state, LiveState::kFrozen);
+  EXPECT_EQ(driver_->InspectState("c1")->init_pid, full.init_pid);
+  ASSERT_TRUE(driver_->Stop("c1", absl::ZeroDuration(), /*force=*/true).ok());
+  EXPECT_EQ(driver_->InspectState("c1")->state, LiveState::kStopped);
+}
+
 TEST_F(LxcDriverTest, InspectReportsTheAddressesInTheContainersNetns) {
   CreateBusybox("c1");
   ASSERT_TRUE(driver_->Start("c1").ok());

@@ -120,6 +120,7 @@ class LxcDriver final : public RuntimeDriver {
   // from its cgroup; starts watching
   // its init when not yet watched (this is how a restarted daemon adopts running containers).
   absl::StatusOr<LiveInfo> Inspect(std::string_view name) override;
+  absl::StatusOr<LiveInfo> InspectState(std::string_view name) override;
   // Names of the containers defined under lxc_path that are valid berth names (others are
   // logged and left out).
   absl::StatusOr<std::vector<std::string>> ListNames() override;
