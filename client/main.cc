@@ -16,6 +16,7 @@
 #include "berth/client/file_command.h"
 #include "berth/client/monitor_command.h"
 #include "berth/client/runner.h"
+#include "berth/client/snapshot_command.h"
 
 int main(int argc, char** argv) {
   try {
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
     }
     // config set/get/unset/show/edit/keys (client/src/config_command.cc).
     if (std::optional<int> code = berth::client::RunConfigCommandLine(args, env);
+        code.has_value()) {
+      return *code;
+    }
+    // snapshot create/list/restore/delete and copy (client/src/snapshot_command.cc).
+    if (std::optional<int> code = berth::client::RunSnapshotCommandLine(args, env);
         code.has_value()) {
       return *code;
     }

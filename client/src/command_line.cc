@@ -136,7 +136,10 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
       "Events (see 'berth monitor --help'):\n"
       "  monitor [--type LIST] [--container NAME] [--since ID]  Print events as they happen\n"
       "Configuration (see 'berth config --help'):\n"
-      "  config set|get|unset|show|edit|keys  A container's config keys and limits");
+      "  config set|get|unset|show|edit|keys  A container's config keys and limits\n"
+      "Snapshots and copies (see 'berth snapshot --help', 'berth copy --help'):\n"
+      "  snapshot create|list|restore|delete  Save and restore a container's files and config\n"
+      "  copy NAME NEW_NAME                   A stopped copy of a container");
   // Global options are also accepted after the subcommand: `berth version --socket PATH`.
   app.fallthrough();
   app.add_option("--socket", a.socket,

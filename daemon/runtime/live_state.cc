@@ -26,4 +26,21 @@ std::string_view LiveStateName(LiveState state) {
   return "UNKNOWN";
 }
 
+namespace {
+absl::Status NoSnapshots() {
+  return absl::UnimplementedError("this runtime has no snapshots or copies");
+}
+}  // namespace
+
+absl::Status RuntimeDriver::CreateSnapshot(std::string_view, std::string_view) {
+  return NoSnapshots();
+}
+absl::Status RuntimeDriver::RestoreSnapshot(std::string_view, std::string_view) {
+  return NoSnapshots();
+}
+absl::Status RuntimeDriver::DeleteSnapshot(std::string_view, std::string_view) {
+  return NoSnapshots();
+}
+absl::Status RuntimeDriver::Copy(std::string_view, std::string_view) { return NoSnapshots(); }
+
 }  // namespace berth::runtime

@@ -1,5 +1,6 @@
 #include "berth/storage/in_memory_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "record_rules.h"
@@ -50,6 +51,14 @@ absl::StatusOr<ContainerRecord> InMemoryStore::Update(std::string_view name, Con
   } else {
     records_.erase(it);
     records_.emplace(record.name, record);
+    // As ON UPDATE CASCADE: the snapshots follow the rename.
+    for (auto s = snapshots_.lower_bound({std::string(name), ""});
+         s != snapshots_.end() && s->first.first == name;) {
+      SnapshotRecord moved = s->second;
+      moved.container = record.name;
+      s = snapshots_.erase(s);
+      snapshots_.emplace(std::make_pair(record.name, moved.name), std::move(moved));
+    }
   }
   return record;
 }
@@ -62,6 +71,51 @@ absl::Status InMemoryStore::Delete(std::string_view name, int64_t expected_revis
     return RevisionMismatch(name, expected_revision, it->second.revision);
   }
   records_.erase(it);
+  // As ON DELETE CASCADE.
+  for (auto s = snapshots_.lower_bound({std::string(name), ""});
+       s != snapshots_.end() && s->first.first == name;) {
+    s = snapshots_.erase(s);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SnapshotRecord> InMemoryStore::CreateSnapshot(SnapshotRecord record) {
+  if (absl::Status status = CheckStorable(record); !status.ok()) return status;
+  record.created_at = FromStoredNanos(ToStoredNanos(record.created_at));
+  absl::MutexLock lock(&mu_);
+  if (!records_.contains(record.container)) return ContainerNotFound(record.container);
+  auto [it, inserted] = snapshots_.emplace(std::make_pair(record.container, record.name), record);
+  if (!inserted) return SnapshotAlreadyExists(record.container, record.name);
+  return record;
+}
+
+absl::StatusOr<std::vector<SnapshotRecord>> InMemoryStore::ListSnapshots(
+    std::string_view container) {
+  absl::MutexLock lock(&mu_);
+  std::vector<SnapshotRecord> out;
+  for (auto s = snapshots_.lower_bound({std::string(container), ""});
+       s != snapshots_.end() && s->first.first == container; ++s) {
+    out.push_back(s->second);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const SnapshotRecord& a, const SnapshotRecord& b) {
+    return a.created_at < b.created_at;
+  });
+  return out;
+}
+
+absl::StatusOr<SnapshotRecord> InMemoryStore::GetSnapshot(std::string_view container,
+                                                          std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto it = snapshots_.find({std::string(container), std::string(name)});
+  if (it == snapshots_.end()) return SnapshotNotFound(container, name);
+  return it->second;
+}
+
+absl::Status InMemoryStore::DeleteSnapshot(std::string_view container, std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  if (snapshots_.erase({std::string(container), std::string(name)}) == 0) {
+    return SnapshotNotFound(container, name);
+  }
   return absl::OkStatus();
 }
 

@@ -34,6 +34,86 @@ absl::Status RevisionMismatch(std::string_view name, int64_t expected, int64_t a
                                          ", not the expected revision ", expected));
 }
 
+absl::Status SnapshotNotFound(std::string_view container, std::string_view name) {
+  return absl::NotFoundError(absl::StrCat("container ", QuotedName(container),
+                                          " has no snapshot ", QuotedName(name)));
+}
+
+absl::Status SnapshotAlreadyExists(std::string_view container, std::string_view name) {
+  return absl::AlreadyExistsError(absl::StrCat("container ", QuotedName(container),
+                                               " already has a snapshot ", QuotedName(name)));
+}
+
+absl::Status CheckStorable(const SnapshotRecord& record) {
+  if (!StorableTime(record.created_at)) {
+    return absl::InvalidArgumentError(absl::StrCat("snapshot ", QuotedName(record.name),
+                                                   ": creation time cannot be stored"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+void AppendField(std::string& out, std::string_view field) {
+  absl::StrAppend(&out, field.size(), ":", ToAbsl(field));
+}
+
+bool ReadNumber(std::string_view& text, size_t& n) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 12) return false;
+  n = 0;
+  for (char c : text.substr(0, colon)) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  text.remove_prefix(colon + 1);
+  return true;
+}
+
+bool ReadField(std::string_view& text, std::string& field) {
+  size_t n = 0;
+  if (!ReadNumber(text, n) || n > text.size()) return false;
+  field.assign(text.substr(0, n));
+  text.remove_prefix(n);
+  return true;
+}
+
+bool ReadMapField(std::string_view& text, std::map<std::string, std::string>& map) {
+  size_t count = 0;
+  if (!ReadNumber(text, count)) return false;
+  for (size_t i = 0; i < count; ++i) {
+    std::string key, value;
+    if (!ReadField(text, key) || !ReadField(text, value)) return false;
+    map[std::move(key)] = std::move(value);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeDefinition(const std::map<std::string, std::string>& config,
+                             const std::map<std::string, std::string>& labels) {
+  std::string out;
+  for (const auto* map : {&config, &labels}) {
+    absl::StrAppend(&out, map->size(), ":");
+    for (const auto& [key, value] : *map) {
+      AppendField(out, key);
+      AppendField(out, value);
+    }
+  }
+  return out;
+}
+
+absl::Status DecodeDefinition(std::string_view text, std::map<std::string, std::string>& config,
+                              std::map<std::string, std::string>& labels) {
+  config.clear();
+  labels.clear();
+  if (!ReadMapField(text, config) || !ReadMapField(text, labels) || !text.empty()) {
+    return absl::DataLossError("a stored snapshot definition is malformed");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckStorable(const ContainerRecord& record) {
   if (!StorableTime(record.created_at)) {
     return absl::InvalidArgumentError(

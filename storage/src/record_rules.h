@@ -4,6 +4,7 @@
 // cannot drift apart: error messages, which records are storable, and how timestamps are kept.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,21 @@ absl::Status ContainerAlreadyExists(std::string_view name);
 
 // ABORTED: container "web" is at revision 4, not the expected revision 3
 absl::Status RevisionMismatch(std::string_view name, int64_t expected, int64_t actual);
+
+// NOT_FOUND: container "web" has no snapshot "s1"
+absl::Status SnapshotNotFound(std::string_view container, std::string_view name);
+// ALREADY_EXISTS: container "web" already has a snapshot "s1"
+absl::Status SnapshotAlreadyExists(std::string_view container, std::string_view name);
+// INVALID_ARGUMENT when the snapshot's time cannot be stored.
+absl::Status CheckStorable(const SnapshotRecord& record);
+
+// A snapshot's saved definition (config and labels) as one column: each map as a count, then
+// length-prefixed keys and values ("<n>:<bytes>"), so any bytes round-trip. DecodeDefinition
+// returns DATA_LOSS for text EncodeDefinition did not write.
+std::string EncodeDefinition(const std::map<std::string, std::string>& config,
+                             const std::map<std::string, std::string>& labels);
+absl::Status DecodeDefinition(std::string_view text, std::map<std::string, std::string>& config,
+                              std::map<std::string, std::string>& labels);
 
 // INVALID_ARGUMENT when the record cannot be stored faithfully: a timestamp that is infinite or
 // outside the int64 nanoseconds-since-epoch range (years 1677..2262).

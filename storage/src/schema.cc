@@ -83,6 +83,23 @@ CREATE TABLE events (
 CREATE INDEX events_by_time ON events (time_ns);
 )sql",
     },
+    {
+        .version = 3,
+        .description = "create container_snapshots",
+        // A snapshot belongs to its container: renaming or deleting the container carries or
+        // removes it. `definition` is the container's config and labels when the snapshot was
+        // taken, encoded by EncodeDefinition (record_rules.h), put back on restore.
+        .sql = R"sql(
+CREATE TABLE container_snapshots (
+  container_name TEXT    NOT NULL
+    REFERENCES containers (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  name           TEXT    NOT NULL,
+  created_at_ns  INTEGER NOT NULL,
+  definition     TEXT    NOT NULL,
+  PRIMARY KEY (container_name, name)
+) STRICT, WITHOUT ROWID;
+)sql",
+    },
 };
 
 static_assert(kApplicationId == 1112691784, "migration 1 writes kApplicationId literally");

@@ -75,6 +75,18 @@ constexpr std::string_view kClearArgs =
 constexpr std::string_view kInsertArg =
     "INSERT INTO container_source_args (container_name, position, value) VALUES (?1, ?2, ?3)";
 
+constexpr std::string_view kInsertSnapshot =
+    "INSERT INTO container_snapshots (container_name, name, created_at_ns, definition) "
+    "VALUES (?1, ?2, ?3, ?4)";
+constexpr std::string_view kSelectSnapshots =
+    "SELECT container_name, name, created_at_ns, definition FROM container_snapshots "
+    "WHERE container_name = ?1 ORDER BY created_at_ns, name";
+constexpr std::string_view kSelectSnapshot =
+    "SELECT container_name, name, created_at_ns, definition FROM container_snapshots "
+    "WHERE container_name = ?1 AND name = ?2";
+constexpr std::string_view kDeleteSnapshot =
+    "DELETE FROM container_snapshots WHERE container_name = ?1 AND name = ?2";
+
 // ---- Row helpers. All run inside a transaction the caller holds. ----
 
 ContainerRecord ReadContainerRow(const sqlite::Statement& row) {
@@ -244,6 +256,18 @@ absl::StatusOr<std::vector<ContainerRecord>> ReadAllRecords(Database& db) {
     records[it->second].source_args.push_back((*args)->ColumnText(1));
   }
   return records;
+}
+
+absl::StatusOr<SnapshotRecord> ReadSnapshotRow(const sqlite::Statement& row) {
+  SnapshotRecord record;
+  record.container = row.ColumnText(0);
+  record.name = row.ColumnText(1);
+  record.created_at = FromStoredNanos(row.ColumnInt64(2));
+  if (absl::Status status = DecodeDefinition(row.ColumnText(3), record.config, record.labels);
+      !status.ok()) {
+    return status;
+  }
+  return record;
 }
 
 // Prefixes an SQLite failure with what the store was doing; leaves the store's own codes alone.
@@ -421,6 +445,99 @@ absl::Status SqliteStore::Delete(std::string_view name, int64_t expected_revisio
                     return transaction.Commit();
                   }),
                   absl::StrCat("deleting container ", QuotedName(name)));
+}
+
+absl::StatusOr<SnapshotRecord> SqliteStore::CreateSnapshot(SnapshotRecord record) {
+  if (absl::Status status = CheckStorable(record); !status.ok()) return status;
+  record.created_at = FromStoredNanos(ToStoredNanos(record.created_at));
+  absl::MutexLock lock(&mu_);
+  return Annotate(
+      sqlite::RetryWhileBusy([&]() -> absl::StatusOr<SnapshotRecord> {
+        Transaction transaction(*db_);
+        if (!transaction.status().ok()) return transaction.status();
+        absl::StatusOr<bool> exists = Exists(*db_, record.container);
+        if (!exists.ok()) return exists.status();
+        if (!*exists) return ContainerNotFound(record.container);
+        {
+          absl::StatusOr<ScopedStatement> insert = db_->Cached(kInsertSnapshot);
+          if (!insert.ok()) return insert.status();
+          (*insert)
+              ->Bind(1, record.container)
+              .Bind(2, record.name)
+              .Bind(3, ToStoredNanos(record.created_at))
+              .Bind(4, EncodeDefinition(record.config, record.labels));
+          if (absl::Status status = (*insert)->Run(); !status.ok()) {
+            if (sqlite::ResultCodeOf(status) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+              return SnapshotAlreadyExists(record.container, record.name);
+            }
+            return status;
+          }
+        }
+        if (absl::Status status = transaction.Commit(); !status.ok()) return status;
+        return record;
+      }),
+      absl::StrCat("creating snapshot ", QuotedName(record.name), " of ",
+                   QuotedName(record.container)));
+}
+
+absl::StatusOr<std::vector<SnapshotRecord>> SqliteStore::ListSnapshots(
+    std::string_view container) {
+  absl::MutexLock lock(&mu_);
+  return Annotate(sqlite::RetryWhileBusy([&]() -> absl::StatusOr<std::vector<SnapshotRecord>> {
+                    absl::StatusOr<ScopedStatement> select = db_->Cached(kSelectSnapshots);
+                    if (!select.ok()) return select.status();
+                    (*select)->Bind(1, container);
+                    std::vector<SnapshotRecord> records;
+                    while (true) {
+                      absl::StatusOr<bool> row = (*select)->Step();
+                      if (!row.ok()) return row.status();
+                      if (!*row) return records;
+                      absl::StatusOr<SnapshotRecord> record = ReadSnapshotRow(**select);
+                      if (!record.ok()) return record.status();
+                      records.push_back(*std::move(record));
+                    }
+                  }),
+                  absl::StrCat("listing the snapshots of ", QuotedName(container)));
+}
+
+absl::StatusOr<SnapshotRecord> SqliteStore::GetSnapshot(std::string_view container,
+                                                        std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  return Annotate(sqlite::RetryWhileBusy([&]() -> absl::StatusOr<SnapshotRecord> {
+                    absl::StatusOr<ScopedStatement> select = db_->Cached(kSelectSnapshot);
+                    if (!select.ok()) return select.status();
+                    absl::StatusOr<bool> row = (*select)->Bind(1, container).Bind(2, name).Step();
+                    if (!row.ok()) return row.status();
+                    if (!*row) return SnapshotNotFound(container, name);
+                    return ReadSnapshotRow(**select);
+                  }),
+                  absl::StrCat("reading snapshot ", QuotedName(name), " of ",
+                               QuotedName(container)));
+}
+
+absl::Status SqliteStore::DeleteSnapshot(std::string_view container, std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  return Annotate(sqlite::RetryWhileBusy([&]() -> absl::Status {
+                    Transaction transaction(*db_);
+                    if (!transaction.status().ok()) return transaction.status();
+                    {
+                      absl::StatusOr<ScopedStatement> select = db_->Cached(kSelectSnapshot);
+                      if (!select.ok()) return select.status();
+                      absl::StatusOr<bool> row =
+                          (*select)->Bind(1, container).Bind(2, name).Step();
+                      if (!row.ok()) return row.status();
+                      if (!*row) return SnapshotNotFound(container, name);
+                    }
+                    absl::StatusOr<ScopedStatement> remove = db_->Cached(kDeleteSnapshot);
+                    if (!remove.ok()) return remove.status();
+                    if (absl::Status status = (*remove)->Bind(1, container).Bind(2, name).Run();
+                        !status.ok()) {
+                      return status;
+                    }
+                    return transaction.Commit();
+                  }),
+                  absl::StrCat("deleting snapshot ", QuotedName(name), " of ",
+                               QuotedName(container)));
 }
 
 absl::StatusOr<std::string> SqliteStore::PragmaForTesting(std::string_view name) {

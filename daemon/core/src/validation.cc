@@ -55,6 +55,28 @@ absl::Status ValidateContainerName(absl::string_view name) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateSnapshotName(absl::string_view name) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid snapshot name ", Quote(name), ": ", why,
+                     "; use 1-63 letters, digits, '-', '_' and '.', starting with a letter or "
+                     "digit"));
+  };
+  if (name.empty()) return bad("it is empty");
+  if (name.size() > 63) return bad("it is longer than 63 characters");
+  for (char c : name) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (!absl::ascii_isalnum(u) && c != '-' && c != '_' && c != '.') {
+      if (IsControl(u)) return bad("it contains a control character");
+      return bad(absl::StrCat("it contains ", Quote(absl::string_view(&c, 1))));
+    }
+  }
+  if (!absl::ascii_isalnum(static_cast<unsigned char>(name.front()))) {
+    return bad("it does not start with a letter or digit");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateTemplateName(absl::string_view name) {
   bool ok = !name.empty() && name.size() <= 64;
   for (char c : name) {

@@ -42,6 +42,10 @@ std::string_view FakeRuntimeDriver::OpName(Op op) {
       return "ListNames";
     case Op::kApplyLive:
       return "ApplyLive";
+    case Op::kSnapshot:
+      return "Snapshot";
+    case Op::kCopy:
+      return "Copy";
   }
   return "Unknown";
 }
@@ -229,6 +233,83 @@ absl::Status FakeRuntimeDriver::Destroy(std::string_view name_view) {
   if ((*c)->state != LiveState::kStopped) return WrongState(name, (*c)->state, "STOPPED");
   containers_.erase(name);
   return absl::OkStatus();
+}
+
+absl::Status FakeRuntimeDriver::CreateSnapshot(std::string_view name_view,
+                                               std::string_view snapshot) {
+  const std::string name(name_view);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Enter(Op::kSnapshot); !s.ok()) return s;
+  if (absl::Status s = lxc::ValidateSnapshotName(snapshot); !s.ok()) return s;
+  absl::StatusOr<Container*> c = Find(name);
+  if (!c.ok()) return c.status();
+  if (!(*c)->snapshots.emplace(snapshot).second) {
+    return absl::AlreadyExistsError(absl::StrCat("container ", Quoted(name),
+                                                 " already has a snapshot ",
+                                                 Quoted(std::string(snapshot))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntimeDriver::RestoreSnapshot(std::string_view name_view,
+                                                std::string_view snapshot) {
+  const std::string name(name_view);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Enter(Op::kSnapshot); !s.ok()) return s;
+  absl::StatusOr<Container*> c = Find(name);
+  if (!c.ok()) return c.status();
+  if ((*c)->state != LiveState::kStopped) return WrongState(name, (*c)->state, "STOPPED");
+  if (!(*c)->snapshots.contains(std::string(snapshot))) {
+    return absl::NotFoundError(absl::StrCat("container ", Quoted(name), " has no snapshot ",
+                                            Quoted(std::string(snapshot))));
+  }
+  ++(*c)->restores;
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntimeDriver::DeleteSnapshot(std::string_view name_view,
+                                               std::string_view snapshot) {
+  const std::string name(name_view);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Enter(Op::kSnapshot); !s.ok()) return s;
+  absl::StatusOr<Container*> c = Find(name);
+  if (!c.ok()) return c.status();
+  if ((*c)->snapshots.erase(std::string(snapshot)) == 0) {
+    return absl::NotFoundError(absl::StrCat("container ", Quoted(name), " has no snapshot ",
+                                            Quoted(std::string(snapshot))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntimeDriver::Copy(std::string_view name_view, std::string_view new_name_view) {
+  const std::string name(name_view);
+  const std::string new_name(new_name_view);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Enter(Op::kCopy); !s.ok()) return s;
+  if (absl::Status s = lxc::ValidateContainerName(new_name); !s.ok()) return s;
+  absl::StatusOr<Container*> c = Find(name);
+  if (!c.ok()) return c.status();
+  if (containers_.contains(new_name)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("Container ", Quoted(new_name), " already exists"));
+  }
+  Container copy;
+  copy.spec = (*c)->spec;
+  if (copy.spec.has_value()) copy.spec->name = new_name;
+  containers_.emplace(new_name, std::move(copy));
+  return absl::OkStatus();
+}
+
+std::set<std::string> FakeRuntimeDriver::SnapshotsOf(std::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = containers_.find(name);
+  return it == containers_.end() ? std::set<std::string>{} : it->second.snapshots;
+}
+
+int FakeRuntimeDriver::RestoresOf(std::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = containers_.find(name);
+  return it == containers_.end() ? 0 : it->second.restores;
 }
 
 absl::StatusOr<LiveInfo> FakeRuntimeDriver::Inspect(std::string_view name_view) {

@@ -29,6 +29,22 @@ bool HasControlChars(std::string_view s) {
   });
 }
 
+absl::Status ValidateSnapshotName(std::string_view name) {
+  const bool ok =
+      !name.empty() && name.size() <= kMaxNameLength &&
+      absl::ascii_isalnum(static_cast<unsigned char>(name.front())) &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+               c == '.';
+      });
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        "Snapshot name must be 1-63 letters, digits, '-', '_' and '.', starting with a letter or "
+        "digit");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateContainerName(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameLength) {
     return absl::InvalidArgumentError(

@@ -15,6 +15,9 @@ namespace berth::runtime::lxc {
 // Hostname rules: 1-63 characters of [A-Za-z0-9-], no leading or trailing '-', not all digits.
 // INVALID_ARGUMENT naming the rule that was broken.
 absl::Status ValidateContainerName(std::string_view name);
+// The core's snapshot name rules, checked again before a name becomes a path: 1-63 letters,
+// digits, '-', '_' and '.', starting with a letter or digit.
+absl::Status ValidateSnapshotName(std::string_view name);
 
 // Template names: 1-64 characters of [a-z0-9_-]. INVALID_ARGUMENT otherwise. (Whether the
 // template exists is checked by the caller against its template directory.)

@@ -34,7 +34,7 @@ using ::testing::Key;
 
 // The number of migrations tested below. Adding a migration to schema.cc without its test fails
 // EveryMigrationHasATest.
-constexpr size_t kTestedMigrations = 2;
+constexpr size_t kTestedMigrations = 3;
 
 // ---- Helpers ----
 
@@ -223,6 +223,34 @@ TEST_F(MigrationsTest, Migration2AddsTheEventLogAndKeepsContainers) {
   EXPECT_THAT(db.Exec("INSERT INTO events VALUES (3, 12, 1, 'web', 1, NULL, NULL)"),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("NOT NULL constraint failed")));
   EXPECT_EQ(QueryInt(db, "SELECT exit_code FROM events WHERE id = 2"), 137);
+}
+
+// ---- Migration 3 ----
+
+TEST_F(MigrationsTest, Migration3AddsSnapshotsThatFollowTheirContainer) {
+  SeedOneContainer(path_);
+  { ASSERT_OK(MigrateTo(path_, 2)); }
+  ASSERT_OK_AND_ASSIGN(sqlite::Database db, MigrateTo(path_, 3));
+  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 3);
+  EXPECT_EQ(Columns(db, "container_snapshots"),
+            (std::map<std::string, std::string>{{"container_name", "TEXT"},
+                                                {"name", "TEXT"},
+                                                {"created_at_ns", "INTEGER"},
+                                                {"definition", "TEXT"}}));
+  EXPECT_EQ(QueryInt(db, "SELECT revision FROM containers WHERE name = 'web'"), 3);
+  ASSERT_OK(db.Exec("PRAGMA foreign_keys = ON"));
+  ASSERT_OK(db.Exec("INSERT INTO container_snapshots VALUES ('web', 's1', 5, '0:0:')"));
+  // One name per container; a snapshot needs its container.
+  EXPECT_THAT(db.Exec("INSERT INTO container_snapshots VALUES ('web', 's1', 6, '0:0:')"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("UNIQUE constraint failed")));
+  EXPECT_THAT(db.Exec("INSERT INTO container_snapshots VALUES ('nope', 's1', 6, '0:0:')"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("FOREIGN KEY constraint failed")));
+  // Renaming the container carries its snapshots; deleting it deletes them.
+  ASSERT_OK(db.Exec("UPDATE containers SET name = 'web2' WHERE name = 'web'"));
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM container_snapshots WHERE container_name = 'web2'"),
+            1);
+  ASSERT_OK(db.Exec("DELETE FROM containers WHERE name = 'web2'"));
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM container_snapshots"), 0);
 }
 
 TEST_F(MigrationsTest, ACopyAtTheOldVersionIsTakenBeforeMigrating) {

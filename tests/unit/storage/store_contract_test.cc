@@ -516,5 +516,68 @@ TYPED_TEST(ContainerStoreContractTest, ConcurrentCreatesOfDistinctNamesAllSuccee
       [](const ContainerRecord& a, const ContainerRecord& b) { return a.name < b.name; }));
 }
 
+// ---- Snapshots ----
+
+SnapshotRecord MakeSnapshot(std::string container, std::string name, int64_t at_ns) {
+  SnapshotRecord snap;
+  snap.container = std::move(container);
+  snap.name = std::move(name);
+  // Any bytes round-trip, including the encoding's own separators.
+  snap.config = {{"limits.memory", "256MiB"}, {"raw.lxc", "a:1\n2:b=c"}, {"", ""}};
+  snap.labels = {{"tier", "3:front"}};
+  snap.created_at = absl::FromUnixNanos(at_ns);
+  return snap;
+}
+
+TYPED_TEST(ContainerStoreContractTest, SnapshotsRoundTripOldestFirst) {
+  ASSERT_OK(this->store().Create(MakeRecord("web")));
+  ASSERT_OK(this->store().CreateSnapshot(MakeSnapshot("web", "b", kCreatedNs + 2)));
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord a,
+                       this->store().CreateSnapshot(MakeSnapshot("web", "a", kCreatedNs + 5)));
+  EXPECT_EQ(a, MakeSnapshot("web", "a", kCreatedNs + 5));
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord got, this->store().GetSnapshot("web", "a"));
+  EXPECT_EQ(got, a);
+  ASSERT_OK_AND_ASSIGN(std::vector<SnapshotRecord> all, this->store().ListSnapshots("web"));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "b");
+  EXPECT_EQ(all[1].name, "a");
+  ASSERT_OK_AND_ASSIGN(std::vector<SnapshotRecord> none, this->store().ListSnapshots("db"));
+  EXPECT_THAT(none, IsEmpty());
+}
+
+TYPED_TEST(ContainerStoreContractTest, SnapshotErrors) {
+  EXPECT_THAT(this->store().CreateSnapshot(MakeSnapshot("web", "a", kCreatedNs)),
+              StatusIs(absl::StatusCode::kNotFound, "container \"web\" not found"));
+  ASSERT_OK(this->store().Create(MakeRecord("web")));
+  ASSERT_OK(this->store().CreateSnapshot(MakeSnapshot("web", "a", kCreatedNs)));
+  EXPECT_THAT(this->store().CreateSnapshot(MakeSnapshot("web", "a", kCreatedNs + 1)),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       "container \"web\" already has a snapshot \"a\""));
+  EXPECT_THAT(this->store().GetSnapshot("web", "b"),
+              StatusIs(absl::StatusCode::kNotFound, "container \"web\" has no snapshot \"b\""));
+  EXPECT_THAT(this->store().DeleteSnapshot("web", "b"),
+              StatusIs(absl::StatusCode::kNotFound, "container \"web\" has no snapshot \"b\""));
+  ASSERT_OK(this->store().DeleteSnapshot("web", "a"));
+  EXPECT_THAT(this->store().GetSnapshot("web", "a"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
+TYPED_TEST(ContainerStoreContractTest, SnapshotsFollowRenameAndGoWithDelete) {
+  ASSERT_OK_AND_ASSIGN(ContainerRecord web, this->store().Create(MakeRecord("web")));
+  ASSERT_OK(this->store().CreateSnapshot(MakeSnapshot("web", "a", kCreatedNs)));
+  ContainerRecord renamed = web;
+  renamed.name = "web2";
+  ASSERT_OK_AND_ASSIGN(ContainerRecord stored, this->store().Update("web", renamed, 1));
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord moved, this->store().GetSnapshot("web2", "a"));
+  EXPECT_EQ(moved.container, "web2");
+  EXPECT_THAT(this->store().GetSnapshot("web", "a"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  ASSERT_OK(this->store().Delete("web2", stored.revision));
+  // A new container of the old name starts without snapshots.
+  ASSERT_OK(this->store().Create(MakeRecord("web2")));
+  ASSERT_OK_AND_ASSIGN(std::vector<SnapshotRecord> none, this->store().ListSnapshots("web2"));
+  EXPECT_THAT(none, IsEmpty());
+}
+
 }  // namespace
 }  // namespace berth::storage

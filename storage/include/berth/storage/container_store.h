@@ -40,6 +40,19 @@ struct ContainerRecord {
   friend bool operator==(const ContainerRecord&, const ContainerRecord&) = default;
 };
 
+// A snapshot of a container: its name, when it was taken, and the container's definition (config
+// and labels) at that moment, put back on restore. The files are the runtime's (under the
+// container's directory); this is the record of them.
+struct SnapshotRecord {
+  std::string container;
+  std::string name;
+  std::map<std::string, std::string> config;
+  std::map<std::string, std::string> labels;
+  absl::Time created_at = absl::UnixEpoch();
+
+  friend bool operator==(const SnapshotRecord&, const SnapshotRecord&) = default;
+};
+
 // Stores container definitions. Implementations: SqliteStore (the daemon's) and InMemoryStore (unit
 // tests), both held to one contract suite (tests/unit/store_contract_test.cc).
 //
@@ -68,6 +81,20 @@ class ContainerStore {
 
   // Removes the definition only if its revision equals `expected_revision`. NOT_FOUND, ABORTED.
   virtual absl::Status Delete(std::string_view name, int64_t expected_revision) = 0;
+
+  // Snapshots belong to their container: deleting the container deletes them, renaming it
+  // carries them to the new name (ON DELETE/UPDATE CASCADE in SQLite).
+  //
+  // Stores a new snapshot record and returns it as stored. NOT_FOUND when the container does not
+  // exist, ALREADY_EXISTS when it has a snapshot of that name.
+  virtual absl::StatusOr<SnapshotRecord> CreateSnapshot(SnapshotRecord record) = 0;
+  // The container's snapshots, oldest first (ties by name). Empty when the container has none or
+  // does not exist.
+  virtual absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(std::string_view container) = 0;
+  // NOT_FOUND when the container has no snapshot of that name.
+  virtual absl::StatusOr<SnapshotRecord> GetSnapshot(std::string_view container,
+                                                     std::string_view name) = 0;
+  virtual absl::Status DeleteSnapshot(std::string_view container, std::string_view name) = 0;
 };
 
 }  // namespace berth::storage

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -31,11 +32,18 @@ class InMemoryStore final : public ContainerStore {
   absl::StatusOr<ContainerRecord> Update(std::string_view name, ContainerRecord record,
                                          int64_t expected_revision) override;
   absl::Status Delete(std::string_view name, int64_t expected_revision) override;
+  absl::StatusOr<SnapshotRecord> CreateSnapshot(SnapshotRecord record) override;
+  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(std::string_view container) override;
+  absl::StatusOr<SnapshotRecord> GetSnapshot(std::string_view container,
+                                             std::string_view name) override;
+  absl::Status DeleteSnapshot(std::string_view container, std::string_view name) override;
 
  private:
   absl::Mutex mu_;
   // Every stored record by name (byte order, as SQLite's BINARY collation). Guarded by mu_.
   std::map<std::string, ContainerRecord, std::less<>> records_ ABSL_GUARDED_BY(mu_);
+  // Snapshots by (container, snapshot name). Guarded by mu_.
+  std::map<std::pair<std::string, std::string>, SnapshotRecord> snapshots_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::storage

@@ -55,6 +55,11 @@ class SqliteStore final : public ContainerStore {
   absl::StatusOr<ContainerRecord> Update(std::string_view name, ContainerRecord record,
                                          int64_t expected_revision) override;
   absl::Status Delete(std::string_view name, int64_t expected_revision) override;
+  absl::StatusOr<SnapshotRecord> CreateSnapshot(SnapshotRecord record) override;
+  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(std::string_view container) override;
+  absl::StatusOr<SnapshotRecord> GetSnapshot(std::string_view container,
+                                             std::string_view name) override;
+  absl::Status DeleteSnapshot(std::string_view container, std::string_view name) override;
 
   const std::string& path() const { return path_; }
 

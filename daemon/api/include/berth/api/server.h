@@ -10,6 +10,7 @@
 #include "berth/api/exec_service.h"
 #include "berth/api/files_service.h"
 #include "berth/api/services.h"
+#include "berth/api/snapshots_service.h"
 #include "berth/api/unix_listener.h"
 #include "grpcpp/server.h"
 
@@ -55,6 +56,7 @@ class Server {
   std::unique_ptr<FilesService> files_;
   std::unique_ptr<EventsService> events_;
   std::unique_ptr<ConsoleService> console_;
+  std::unique_ptr<SnapshotsService> snapshots_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -164,6 +164,30 @@ class ContainerManager {
   // Implemented in files.cc.
   absl::StatusOr<FileFd> OpenRoot(const std::string& name);
 
+  // Snapshots and copies (implemented in snapshots.cc). A snapshot saves the container's files
+  // (see RuntimeDriver::CreateSnapshot) and its config and labels, which Restore puts back.
+  //
+  // Takes snapshot `snapshot` of a running (frozen for the copy), frozen or stopped container.
+  // INVALID_ARGUMENT (bad names), NOT_FOUND, ALREADY_EXISTS (the container has a snapshot of that
+  // name), FAILED_PRECONDITION (mid-operation, not enough space), RESOURCE_EXHAUSTED, INTERNAL.
+  absl::StatusOr<storage::SnapshotRecord> CreateSnapshot(const std::string& name,
+                                                         const std::string& snapshot);
+  // Oldest first. INVALID_ARGUMENT, NOT_FOUND (no such container).
+  absl::StatusOr<std::vector<storage::SnapshotRecord>> ListSnapshots(const std::string& name);
+  // Puts the container's files, config and labels back as the snapshot has them. A running or
+  // frozen container is refused (FAILED_PRECONDITION naming --restart) unless `restart`: then it
+  // is stopped (cleanly, kDefaultStopTimeout), restored and started again. NOT_FOUND (container
+  // or snapshot), INVALID_ARGUMENT, INTERNAL.
+  absl::StatusOr<ContainerView> RestoreSnapshot(const std::string& name,
+                                                const std::string& snapshot, bool restart);
+  // NOT_FOUND (container or snapshot), INVALID_ARGUMENT, INTERNAL.
+  absl::Status DeleteSnapshot(const std::string& name, const std::string& snapshot);
+  // Makes container `new_name` from `name`: a copy of its files (not its snapshots), its config
+  // and labels; the copy is stopped. A running source is frozen while its files are copied.
+  // INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS (new_name taken), FAILED_PRECONDITION,
+  // RESOURCE_EXHAUSTED, INTERNAL. Nothing of new_name is left on failure.
+  absl::StatusOr<ContainerView> Copy(const std::string& name, const std::string& new_name);
+
   // Calls `done` exactly once: OK when the container is (or gets) into `state` (kStopped also
   // covers an init that exited), NOT_FOUND when it does not exist or is deleted, or the status
   // given to CancelWait. `done` may run on the calling thread (already there), on an executor

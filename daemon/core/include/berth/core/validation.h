@@ -19,6 +19,10 @@ absl::Status ValidateContainerName(absl::string_view name);
 // Template name: 1-64 characters of lower-case letters, digits, '-' and '_'.
 absl::Status ValidateTemplateName(absl::string_view name);
 
+// A snapshot name: 1-63 letters, digits, '-', '_' and '.', starting with a letter or digit (so
+// never "." or "..", and never one of the runtime's hidden work names). INVALID_ARGUMENT.
+absl::Status ValidateSnapshotName(absl::string_view name);
+
 // Free-form strings that may end up in files (template args, label and config values): at most
 // 4096 bytes, valid UTF-8 is not required but no control characters (bytes < 0x20 and 0x7f).
 absl::Status ValidateFreeText(absl::string_view what, absl::string_view value);

@@ -42,8 +42,10 @@ class FakeRuntimeDriver final : public RuntimeDriver {
     kInspect,
     kListNames,
     kApplyLive,
+    kSnapshot,  // CreateSnapshot, RestoreSnapshot and DeleteSnapshot
+    kCopy,
   };
-  static constexpr size_t kOpCount = 10;
+  static constexpr size_t kOpCount = 12;
   static std::string_view OpName(Op op);  // "Create", "Start", ...
 
   // Known templates: {"busybox"}.
@@ -73,6 +75,16 @@ class FakeRuntimeDriver final : public RuntimeDriver {
                                                     const ExecSpec& spec) override;
   // UNIMPLEMENTED: the fake has no root filesystems.
   absl::StatusOr<std::string> RootfsPath(std::string_view name) override;
+  // Snapshots are names only (no files); a copy is a stopped container with the source's spec
+  // and no snapshots. Codes as LxcDriver's: NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION
+  // (restore unless STOPPED), INVALID_ARGUMENT.
+  absl::Status CreateSnapshot(std::string_view name, std::string_view snapshot) override;
+  absl::Status RestoreSnapshot(std::string_view name, std::string_view snapshot) override;
+  absl::Status DeleteSnapshot(std::string_view name, std::string_view snapshot) override;
+  absl::Status Copy(std::string_view name, std::string_view new_name) override;
+  // The snapshot names of a container (empty when it does not exist) and how many restores it had.
+  std::set<std::string> SnapshotsOf(std::string_view name) const;
+  int RestoresOf(std::string_view name) const;
   // The fake's console is a real /bin/sh on a pseudo-terminal on the host (a new one per
   // attach); it ends when the shell exits. NOT_FOUND, FAILED_PRECONDITION unless RUNNING.
   absl::StatusOr<std::unique_ptr<StdioEndpoint>> AttachConsole(std::string_view name,
@@ -143,6 +155,8 @@ class FakeRuntimeDriver final : public RuntimeDriver {
     uint64_t cpu_ns = 0;
     ContainerSettings settings;
     std::string console_log;
+    std::set<std::string> snapshots;
+    int restores = 0;
   };
 
   // Counts the call, waits while `op` is held, and returns an injected failure if one is queued.

@@ -139,9 +139,17 @@ class LxcDriver final : public RuntimeDriver {
   // From the console log files the monitor writes (lxc.console.logfile and its rotated ".1").
   absl::StatusOr<ConsoleLog> ReadConsoleLog(std::string_view name, size_t max_bytes) override;
 
+  // Snapshots under <lxc_path>/<name>/snapshots/<snapshot>/{rootfs|delta}; copies and restores
+  // by lxc/tree_copy.h in the daemon (no liblxc, no fork). Implemented in lxc/snapshots.cc.
+  absl::Status CreateSnapshot(std::string_view name, std::string_view snapshot) override;
+  absl::Status RestoreSnapshot(std::string_view name, std::string_view snapshot) override;
+  absl::Status DeleteSnapshot(std::string_view name, std::string_view snapshot) override;
+  absl::Status Copy(std::string_view name, std::string_view new_name) override;
+
   const LxcDriverOptions& options() const { return options_; }
 
  private:
+  class FreezeGuard;  // lxc/snapshots.cc
   explicit LxcDriver(LxcDriverOptions options);
   void OnInitExit(const std::string& name);
   // Starts watching the init of a running container (no-op when already watched).

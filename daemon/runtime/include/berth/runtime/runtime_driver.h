@@ -156,6 +156,29 @@ class RuntimeDriver {
   // running one is reached through /proc/<init_pid>/root instead). Does not check that it exists.
   // Errors: INVALID_ARGUMENT (bad name), UNIMPLEMENTED (a runtime without one, e.g. the fake).
   virtual absl::StatusOr<std::string> RootfsPath(std::string_view name) = 0;
+
+  // Snapshots and copies of a container's files. A snapshot holds what the container's rootfs
+  // holds of its own: the whole directory for a directory rootfs, only the upper "delta" layer
+  // for an overlay rootfs (the lower layer is a shared, read-only image). Each checks the free
+  // space first and leaves nothing behind on failure. Defaults: UNIMPLEMENTED (a runtime without
+  // files, e.g. the fake).
+  //
+  // Copies the container's files into snapshot `snapshot`. A running container is frozen for
+  // the copy and thawed after it, so the snapshot is consistent. NOT_FOUND, ALREADY_EXISTS,
+  // FAILED_PRECONDITION (not enough space; an unsupported rootfs), RESOURCE_EXHAUSTED (the disk
+  // filled up meanwhile), INTERNAL.
+  virtual absl::Status CreateSnapshot(std::string_view name, std::string_view snapshot);
+  // Replaces the stopped container's files by the snapshot's. NOT_FOUND (container or snapshot),
+  // FAILED_PRECONDITION (not STOPPED; not enough space), INTERNAL. The container's files are
+  // unchanged on failure.
+  virtual absl::Status RestoreSnapshot(std::string_view name, std::string_view snapshot);
+  // NOT_FOUND (container or snapshot), INTERNAL.
+  virtual absl::Status DeleteSnapshot(std::string_view name, std::string_view snapshot);
+  // Makes container `new_name` with a copy of `name`'s files (its snapshots are not copied) and
+  // the same LXC config but for its own paths; an overlay copy keeps the same lower layer. A
+  // running source is frozen for the copy. NOT_FOUND, ALREADY_EXISTS (new_name taken),
+  // FAILED_PRECONDITION, RESOURCE_EXHAUSTED, INTERNAL.
+  virtual absl::Status Copy(std::string_view name, std::string_view new_name);
 };
 
 }  // namespace berth::runtime
