@@ -14,6 +14,7 @@
 #include "berth/client/exec_command.h"
 #include "berth/client/exit_codes.h"
 #include "berth/client/file_command.h"
+#include "berth/client/image_command.h"
 #include "berth/client/monitor_command.h"
 #include "berth/client/runner.h"
 #include "berth/client/snapshot_command.h"
@@ -36,6 +37,10 @@ int main(int argc, char** argv) {
     }
     // file push/pull stream file bytes (client/src/file_command.cc).
     if (std::optional<int> code = berth::client::RunFileCommandLine(args, env); code.has_value()) {
+      return *code;
+    }
+    // image import/build/list/info/alias/delete/export (client/src/image_command.cc).
+    if (std::optional<int> code = berth::client::RunImageCommandLine(args, env); code.has_value()) {
       return *code;
     }
     // monitor prints events as they come until Ctrl-C (client/src/monitor_command.cc).

@@ -20,6 +20,7 @@
 #include "berth/core/container_manager.h"
 #include "berth/core/event_bus.h"
 #include "berth/core/executor.h"
+#include "berth/core/image_manager.h"
 #include "berth/core/supervisor.h"
 #include "berth/core/timer.h"
 #include "berth/runtime/lxc_driver.h"
@@ -165,6 +166,9 @@ int Run(int argc, char** argv) {
                          .max_age = absl::Hours(24 * config.events_max_age_days)});
   if (auto s = events.OpenLog(); !s.ok()) return Fail(s);
   core::ContainerManager manager(store->get(), driver->get(), &clock, &events);
+  core::ImageManager images(config.state_dir + "/images", &(*store)->images(), store->get(),
+                            &clock);
+  if (auto s = images.Init(); !s.ok()) return Fail(s);
   (*driver)->SetExitHandler([&manager](const std::string& name, std::optional<int> exit_code) {
     manager.OnContainerExit(name, exit_code);
   });
@@ -206,7 +210,7 @@ int Run(int argc, char** argv) {
   options.facts.state_dir = config.state_dir;
   options.facts.lxc_path = config.lxc_path;
   options.facts.started_at = absl::Now();
-  auto server = api::Server::Start(options, &manager, &executor);
+  auto server = api::Server::Start(options, &manager, &executor, &images);
   if (!server.ok()) return Fail(server.status());
   PublishDaemonEvent(events, core::EventType::kDaemonStarted,
                      absl::StrCat("berthd ", kVersion, " (pid ", getpid(), ")"));

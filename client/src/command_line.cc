@@ -46,6 +46,7 @@ struct Arguments {
   std::string new_name;
   std::string template_name;
   std::vector<std::string> template_args;
+  std::string image;
   std::vector<std::string> labels;
   std::vector<std::string> config;
   int32_t stop_timeout = 0;
@@ -72,9 +73,13 @@ void AddFormat(CLI::App* app, Arguments& a) {
 
 void AddCreateOptions(CLI::App* app, Arguments& a) {
   AddName(app, a);
-  app->add_option("--template", a.template_name,
-                  "LXC template for the root filesystem, e.g. busybox")
-      ->required();
+  auto* image = app->add_option("--image", a.image,
+                                "Image (alias or fingerprint prefix) for the root filesystem, "
+                                "shared copy-on-write, e.g. busybox");
+  auto* from_template = app->add_option("--template", a.template_name,
+                                        "LXC template for the root filesystem, e.g. busybox");
+  image->excludes(from_template);
+  from_template->excludes(image);
   app->add_option("--template-arg", a.template_args, "Argument passed to the template (repeatable)")
       ->allow_extra_args(false)
       ->type_name("ARG");
@@ -231,11 +236,21 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
   }
 
   if (app.got_subcommand(launch) || app.got_subcommand(create)) {
+    if (a.image.empty() && a.template_name.empty()) {
+      return UsageError("say where the root filesystem comes from: --image REF or --template NAME");
+    }
+    if (!a.image.empty() && !a.template_args.empty()) {
+      return UsageError("--template-arg is for --template, not --image");
+    }
     v1::CreateContainerRequest request;
     request.set_name(a.name);
-    v1::TemplateSource* source = request.mutable_source()->mutable_template_();
-    source->set_name(a.template_name);
-    for (const std::string& arg : a.template_args) source->add_args(arg);
+    if (!a.image.empty()) {
+      request.mutable_source()->mutable_image()->set_image(a.image);
+    } else {
+      v1::TemplateSource* source = request.mutable_source()->mutable_template_();
+      source->set_name(a.template_name);
+      for (const std::string& arg : a.template_args) source->add_args(arg);
+    }
     FillMap(a.labels, *request.mutable_labels());
     FillMap(a.config, *request.mutable_config());
     request.set_start(app.got_subcommand(launch));

@@ -56,6 +56,7 @@ Json StringsToJson(const google::protobuf::RepeatedPtrField<std::string>& values
 
 Json SourceToJson(const v1::ContainerSource& source) {
   Json out = Json::object();
+  if (source.has_image()) out["image"] = {{"image", source.image().image()}};
   if (source.has_template_()) {
     out["template"] = {{"name", source.template_().name()},
                        {"args", StringsToJson(source.template_().args())}};
@@ -302,6 +303,7 @@ std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::
 }
 
 std::string SourceText(const v1::ContainerSource& source) {
+  if (source.has_image()) return absl::StrCat("image ", source.image().image());
   if (!source.has_template_()) return "";
   std::string text = absl::StrCat("template ", source.template_().name());
   if (!source.template_().args().empty()) {

@@ -100,6 +100,35 @@ CREATE TABLE container_snapshots (
 ) STRICT, WITHOUT ROWID;
 )sql",
     },
+    {
+        .version = 4,
+        .description = "create images, image_metadata, image_aliases",
+        // Root filesystem images (see ImageStore). The fingerprint is the SHA-256 of the image
+        // file in lowercase hex. Which containers use an image is not stored here: a container's
+        // source_kind 'image' and source_name <fingerprint> say it, so the two cannot disagree.
+        .sql = R"sql(
+CREATE TABLE images (
+  fingerprint   TEXT    NOT NULL PRIMARY KEY CHECK (length(fingerprint) = 64),
+  file_size     INTEGER NOT NULL CHECK (file_size >= 0),
+  unpacked_size INTEGER NOT NULL CHECK (unpacked_size >= 0),
+  created_at_ns INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE image_metadata (
+  fingerprint TEXT NOT NULL REFERENCES images (fingerprint) ON DELETE CASCADE,
+  key         TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  PRIMARY KEY (fingerprint, key)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE image_aliases (
+  alias       TEXT NOT NULL PRIMARY KEY,
+  fingerprint TEXT NOT NULL REFERENCES images (fingerprint) ON DELETE CASCADE
+) STRICT;
+
+CREATE INDEX image_aliases_by_fingerprint ON image_aliases (fingerprint);
+)sql",
+    },
 };
 
 static_assert(kApplicationId == 1112691784, "migration 1 writes kApplicationId literally");

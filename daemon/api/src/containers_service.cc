@@ -69,10 +69,14 @@ void Audit(const ServiceDeps& deps, grpc::CallbackServerContext* ctx, absl::stri
 grpc::ServerUnaryReactor* ContainersService::CreateContainer(
     grpc::CallbackServerContext* ctx, const berth::v1::CreateContainerRequest* request,
     Container* response) {
-  if (!request->source().has_template_()) {
+  const bool from_image = request->source().has_image();
+  if (!request->source().has_template_() && !from_image) {
     return FinishNow(ctx, absl::InvalidArgumentError(
-                              "no source given: say which template to create the container "
-                              "from (for example template \"busybox\")"));
+                              "no source given: say which image or template to create the "
+                              "container from (for example image \"busybox\")"));
+  }
+  if (from_image && deps_.images == nullptr) {
+    return FinishNow(ctx, absl::UnimplementedError("this berthd serves no images"));
   }
   Audit(deps_, ctx, request->start() ? "Launch" : "Create", request->name());
   core::CreateParams params;
@@ -83,12 +87,25 @@ grpc::ServerUnaryReactor* ContainersService::CreateContainer(
   params.config = ToMap(request->config());
   params.labels = ToMap(request->labels());
   params.start = request->start();
-  return FinishOnExecutor(ctx, deps_.executor,
-                          [m = deps_.manager, params = std::move(params), response] {
-                            auto view = m->Create(params);
-                            if (view.ok()) ToProto(*view, response);
-                            return view.status();
-                          });
+  std::string image = request->source().image().image();
+  return FinishOnExecutor(
+      ctx, deps_.executor,
+      [m = deps_.manager, images = deps_.images, params = std::move(params),
+       image = std::move(image), from_image, response]() mutable -> absl::Status {
+        auto create = [&]() -> absl::Status {
+          auto view = m->Create(params);
+          if (view.ok()) ToProto(*view, response);
+          return view.status();
+        };
+        if (!from_image) return create();
+        // The image stays until the container that uses it is stored.
+        return images->WithImage(image, [&](const core::ImageLease& lease) {
+          params.image_fingerprint = lease.fingerprint;
+          params.image_rootfs = lease.rootfs;
+          params.image_lxc_entries = lease.lxc_entries;
+          return create();
+        });
+      });
 }
 
 grpc::ServerUnaryReactor* ContainersService::GetContainer(

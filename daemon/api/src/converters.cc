@@ -1,5 +1,7 @@
 #include "berth/api/converters.h"
 
+#include "berth/core/image_manager.h"
+
 #include <string>
 
 #include "google/protobuf/util/time_util.h"
@@ -72,6 +74,8 @@ void ToProto(const core::ContainerView& view, berth::v1::Container* out) {
     auto* t = out->mutable_source()->mutable_template_();
     t->set_name(d.source_name);
     for (const auto& arg : d.source_args) t->add_args(arg);
+  } else if (d.source_kind == core::kImageSourceKind) {
+    out->mutable_source()->mutable_image()->set_image(d.source_name);
   }
   out->mutable_config()->insert(d.config.begin(), d.config.end());
   out->mutable_labels()->insert(d.labels.begin(), d.labels.end());

@@ -11,7 +11,8 @@ namespace berth::api {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
                                                       core::ContainerManager* manager,
-                                                      core::Executor* executor) {
+                                                      core::Executor* executor,
+                                                      core::ImageManager* images) {
   auto listener = options.inherited_listen_fd >= 0
                       ? UnixListener::Adopt(options.inherited_listen_fd, options.listener)
                       : UnixListener::Bind(options.listener);
@@ -19,7 +20,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
 
   std::unique_ptr<Server> server(new Server());
   server->listener_ = *std::move(listener);
-  ServiceDeps deps{manager, executor, server->listener_.get()};
+  ServiceDeps deps{manager, executor, server->listener_.get(), images};
   server->containers_ = std::make_unique<ContainersService>(deps);
   server->lifecycle_ = std::make_unique<LifecycleService>(deps);
   server->system_ = std::make_unique<SystemService>(deps, options.facts);
@@ -28,6 +29,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   server->events_ = std::make_unique<EventsService>(deps);
   server->console_ = std::make_unique<ConsoleService>(deps);
   server->snapshots_ = std::make_unique<SnapshotsService>(deps);
+  server->images_ = std::make_unique<ImagesService>(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -41,6 +43,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   builder.RegisterService(server->events_.get());
   builder.RegisterService(server->console_.get());
   builder.RegisterService(server->snapshots_.get());
+  builder.RegisterService(server->images_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

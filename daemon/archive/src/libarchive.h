@@ -45,10 +45,15 @@ namespace berth::archive {
   X(archive_entry_uid)                 \
   X(archive_error_string)              \
   X(archive_read_data_block)           \
+  X(archive_read_data_skip)            \
   X(archive_read_free)                 \
   X(archive_read_new)                  \
   X(archive_read_next_header)          \
   X(archive_read_open)                 \
+  X(archive_read_support_filter_bzip2) \
+  X(archive_read_support_filter_gzip)  \
+  X(archive_read_support_filter_xz)    \
+  X(archive_read_support_filter_zstd)  \
   X(archive_read_support_format_tar)   \
   X(archive_set_error)                 \
   X(archive_write_close)               \

@@ -90,6 +90,24 @@ la_ssize_t ReadCallback(struct archive* a, void* opaque, const void** buffer) {
   return static_cast<la_ssize_t>(ctx->chunk.size());
 }
 
+// Makes `a` read tar formats only, and, when asked, the compressions image files come in. Not
+// archive_read_support_filter_all: that includes filters that run external programs.
+void SupportFormats(struct archive* a, const ExtractOptions& options) {
+  Lib().archive_read_support_format_tar(a);
+  if (options.decompress) {
+    Lib().archive_read_support_filter_gzip(a);
+    Lib().archive_read_support_filter_xz(a);
+    Lib().archive_read_support_filter_zstd(a);
+    Lib().archive_read_support_filter_bzip2(a);
+  }
+}
+
+absl::Status TooBig(uint64_t max_bytes) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("the archive unpacks to more than ", max_bytes,
+                   " bytes, the most accepted for it; refused as a possible decompression bomb"));
+}
+
 // The components of an entry's name ("a/./b/" -> {a, b}; "." -> {}), or why it is refused.
 absl::StatusOr<std::vector<std::string>> SplitEntryName(const char* raw) {
   if (raw == nullptr || raw[0] == '\0') {
@@ -390,6 +408,9 @@ absl::Status Extractor::RegularFile(int parent, const std::string& base, const s
       done += static_cast<size_t>(n);
     }
     stats_->bytes += size;
+    if (options_.max_bytes != 0 && stats_->bytes > options_.max_bytes) {
+      return TooBig(options_.max_bytes);
+    }
   }
   const int64_t size =
       Lib().archive_entry_size_is_set(entry) ? Lib().archive_entry_size(entry) : -1;
@@ -500,8 +521,8 @@ absl::Status Extractor::Run(const ChunkSource& source) {
   if (!a) return absl::InternalError("archive_read_new failed");
   archive_ = a.get();
   read_.source = &source;
-  // Plain tar only (ustar, pax, GNU): no compression filters, no other formats.
-  Lib().archive_read_support_format_tar(archive_);
+  // Tar only (ustar, pax, GNU), compressed only when the caller accepts it.
+  SupportFormats(archive_, options_);
   if (Lib().archive_read_open(archive_, &read_, nullptr, ReadCallback, nullptr) != ARCHIVE_OK) {
     if (!read_.status.ok()) return read_.status;
     return absl::InvalidArgumentError(
@@ -533,6 +554,63 @@ absl::Status Extractor::Run(const ChunkSource& source) {
   if (absl::Status s = FinishDirectories(); !s.ok()) return WithProgress(s);
   return absl::OkStatus();
 }
+
+}  // namespace
+
+absl::StatusOr<uint64_t> MeasureTree(const ChunkSource& source, const ExtractOptions& options) {
+  ArchivePtr a(Lib().archive_read_new(), Lib().archive_read_free);
+  if (!a) return absl::InternalError("archive_read_new failed");
+  ReadContext read;
+  read.source = &source;
+  SupportFormats(a.get(), options);
+  if (Lib().archive_read_open(a.get(), &read, nullptr, ReadCallback, nullptr) != ARCHIVE_OK) {
+    if (!read.status.ok()) return read.status;
+    return absl::InvalidArgumentError(
+        absl::StrCat("the stream is not a tar archive: ", Lib().archive_error_string(a.get())));
+  }
+  uint64_t total = 0;
+  for (;;) {
+    archive_entry* entry = nullptr;
+    int r = Lib().archive_read_next_header(a.get(), &entry);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) {
+      if (!read.status.ok()) return read.status;
+      return absl::InvalidArgumentError(
+          absl::StrCat("the archive is malformed or truncated: ", Lib().archive_error_string(a.get())));
+    }
+    auto components = SplitEntryName(Lib().archive_entry_pathname(entry));
+    if (!components.ok()) return components.status();
+    const mode_t type = Lib().archive_entry_filetype(entry);
+    if (Lib().archive_entry_hardlink(entry) == nullptr && type != AE_IFDIR && type != AE_IFREG &&
+        type != AE_IFLNK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tar entry ", Q(Lib().archive_entry_pathname(entry)),
+                       " is a device node, FIFO or socket; an image holds regular files, "
+                       "directories, symbolic links and hard links only (liblxc makes /dev)"));
+    }
+    if (type == AE_IFREG && Lib().archive_entry_hardlink(entry) == nullptr &&
+        Lib().archive_entry_size(entry) > 0) {
+      total += static_cast<uint64_t>(Lib().archive_entry_size(entry));
+      if (options.max_bytes != 0 && total > options.max_bytes) return TooBig(options.max_bytes);
+    }
+    // Reading the data (not skipping it) also finds a truncated or corrupt compressed stream.
+    r = Lib().archive_read_data_skip(a.get());
+    if (r < ARCHIVE_WARN) {
+      if (!read.status.ok()) return read.status;
+      return absl::InvalidArgumentError(
+          absl::StrCat("the archive is malformed or truncated in entry ",
+                       Q(Lib().archive_entry_pathname(entry)), ": ", Lib().archive_error_string(a.get())));
+    }
+  }
+  while (!read.eof) {
+    auto rest = source();
+    if (!rest.ok()) return rest.status();
+    read.eof = rest->empty();
+  }
+  return total;
+}
+
+namespace {
 
 // ---- Walking a tree ---------------------------------------------------------------------------
 

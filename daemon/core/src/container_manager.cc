@@ -1,4 +1,5 @@
 #include "berth/core/container_manager.h"
+#include "berth/core/image_manager.h"
 
 #include <algorithm>
 #include <utility>
@@ -199,9 +200,12 @@ absl::Status ContainerManager::FinishInterrupted(const ContainerRecord& record) 
 }
 
 absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& params) {
+  const bool from_image = !params.image_fingerprint.empty();
   if (auto s = ValidateContainerName(params.name); !s.ok()) return s;
-  if (auto s = ValidateTemplateName(params.template_name); !s.ok()) return s;
-  if (auto s = ValidateTemplateArgs(params.template_args); !s.ok()) return s;
+  if (!from_image) {
+    if (auto s = ValidateTemplateName(params.template_name); !s.ok()) return s;
+    if (auto s = ValidateTemplateArgs(params.template_args); !s.ok()) return s;
+  }
   if (auto s = ValidateLabels(params.labels); !s.ok()) return s;
   if (auto s = ValidateConfig(params.config); !s.ok()) return s;
 
@@ -214,9 +218,9 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
   }
   ContainerRecord record;
   record.name = params.name;
-  record.source_kind = "template";
-  record.source_name = params.template_name;
-  record.source_args = params.template_args;
+  record.source_kind = from_image ? kImageSourceKind : "template";
+  record.source_name = from_image ? params.image_fingerprint : params.template_name;
+  if (!from_image) record.source_args = params.template_args;
   record.config = params.config;
   record.labels = params.labels;
   record.phase = Phase::kCreating;
@@ -231,8 +235,16 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
   }
 
   runtime::CreateSpec spec{params.name, params.template_name, params.template_args};
-  PublishStep(params.name, "create",
-              absl::StrCat("creating root filesystem from template ", Q(params.template_name)));
+  const std::string origin =
+      from_image ? absl::StrCat("image ", params.image_fingerprint.substr(0, 12))
+                 : absl::StrCat("template ", Q(params.template_name));
+  if (from_image) {
+    spec.template_name.clear();
+    spec.template_args.clear();
+    spec.image_rootfs = params.image_rootfs;
+    spec.image_entries = params.image_lxc_entries;
+  }
+  PublishStep(params.name, "create", absl::StrCat("creating root filesystem from ", origin));
   if (auto s = driver_->Create(spec); !s.ok()) {
     if (auto d = store_->Delete(params.name, stored->revision); !d.ok()) {
       Log()->error("Cannot remove the record of failed container \"{}\": {}", params.name,
@@ -251,7 +263,7 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
   }
   Publish(EventType::kCreated, params.name, LiveState::kStopped);
   PublishStep(params.name, "create", "done");
-  Log()->info("Created container \"{}\" from template \"{}\"", params.name, params.template_name);
+  Log()->info("Created container \"{}\" from {}", params.name, origin);
 
   if (params.start) {
     if (auto s = StartWithConfig(params.name); !s.ok()) {

@@ -141,10 +141,34 @@ std::vector<ConfigEntry> FilterTemplateEntries(const std::vector<ConfigEntry>& e
   return kept;
 }
 
-std::vector<ConfigEntry> BerthEntries(std::string_view lxc_path, std::string_view name) {
+std::string ContainerDeltaPath(std::string_view lxc_path, std::string_view name) {
+  return absl::StrCat(ToAbsl(lxc_path), "/", ToAbsl(name), "/delta");
+}
+
+std::string OverlayRootfs(std::string_view lxc_path, std::string_view name,
+                          std::string_view image_rootfs) {
+  return absl::StrCat("overlay:", ToAbsl(image_rootfs), ":", ContainerDeltaPath(lxc_path, name));
+}
+
+std::string ImageRootfsFromEntries(const std::vector<ConfigEntry>& entries) {
+  for (const ConfigEntry& entry : entries) {
+    if (entry.key != "lxc.rootfs.path") continue;
+    absl::string_view value = entry.value;
+    if (!absl::ConsumePrefix(&value, "overlay:")) return "";
+    const size_t colon = value.rfind(':');
+    if (colon == absl::string_view::npos) return "";
+    return std::string(value.substr(0, colon));
+  }
+  return "";
+}
+
+std::vector<ConfigEntry> BerthEntries(std::string_view lxc_path, std::string_view name,
+                                      std::string_view image_rootfs) {
   std::vector<ConfigEntry> entries = {
       {"lxc.uts.name", std::string(name)},
-      {"lxc.rootfs.path", absl::StrCat("dir:", ContainerRootfsPath(lxc_path, name))},
+      {"lxc.rootfs.path", image_rootfs.empty()
+                              ? absl::StrCat("dir:", ContainerRootfsPath(lxc_path, name))
+                              : OverlayRootfs(lxc_path, name, image_rootfs)},
       {"lxc.log.file", ContainerLogPath(lxc_path, name)},
       {"lxc.log.level", std::string(kContainerLogLevel)},
       // The console's output, kept by the monitor whether or not a client is attached (berth
@@ -204,7 +228,13 @@ absl::StatusOr<std::string> RenderLxcConfig(const BerthConfig& config) {
     absl::StrAppend(&out, kTemplatePrefix, config.template_name, "\n");
   }
   out += "\n";
-  for (const ConfigEntry& entry : BerthEntries(config.lxc_path, config.name)) {
+  if (!config.image_rootfs.empty() &&
+      (config.image_rootfs.front() != '/' || config.image_rootfs.find(':') != std::string::npos ||
+       HasControlChars(config.image_rootfs))) {
+    return absl::InvalidArgumentError(
+        "an image's root filesystem path must be absolute, without ':' or control characters");
+  }
+  for (const ConfigEntry& entry : BerthEntries(config.lxc_path, config.name, config.image_rootfs)) {
     if (absl::Status status = CheckEntry(entry); !status.ok()) return status;
     absl::StrAppend(&out, entry.key, " = ", entry.value, "\n");
   }

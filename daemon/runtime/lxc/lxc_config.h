@@ -55,10 +55,27 @@ struct BerthConfig {
   std::string name;                           // a valid container name
   std::string template_name;                  // recorded in the header comment; may be empty
   std::vector<ConfigEntry> template_entries;  // allow-listed entries (see FilterTemplateEntries)
+  // A container from an image: the image's root filesystem, below an overlayfs layer of the
+  // container's own (see OverlayRootfs). Empty: a directory root at <lxcpath>/<name>/rootfs.
+  std::string image_rootfs = {};
 };
 
-// berth's own keys, in the order they are written, for a container `name` under `lxc_path`.
-std::vector<ConfigEntry> BerthEntries(std::string_view lxc_path, std::string_view name);
+// berth's own keys, in the order they are written, for a container `name` under `lxc_path`;
+// with `image_rootfs`, its root is an overlay over that directory.
+std::vector<ConfigEntry> BerthEntries(std::string_view lxc_path, std::string_view name,
+                                      std::string_view image_rootfs = {});
+
+// The writable overlay layer of a container made from an image: <lxcpath>/<name>/delta.
+std::string ContainerDeltaPath(std::string_view lxc_path, std::string_view name);
+
+// The lxc.rootfs.path of a container made from an image:
+// "overlay:<image_rootfs>:<lxcpath>/<name>/delta" (liblxc's overlay storage driver).
+std::string OverlayRootfs(std::string_view lxc_path, std::string_view name,
+                          std::string_view image_rootfs);
+
+// The image root filesystem named by a config's lxc.rootfs.path when it is an overlay written by
+// OverlayRootfs; empty otherwise.
+std::string ImageRootfsFromEntries(const std::vector<ConfigEntry>& entries);
 
 // The template name recorded in a config file written by RenderLxcConfig; empty when absent.
 std::string TemplateNameFromConfig(std::string_view text);

@@ -254,8 +254,56 @@ void LxcDriver::SetExitHandler(ExitHandler handler) {
   exit_handler_ = std::move(handler);
 }
 
+absl::Status LxcDriver::CreateFromImage(const CreateSpec& spec) {
+  std::vector<lxc::ConfigEntry> image_entries;
+  for (const auto& [key, value] : spec.image_entries) {
+    lxc::ConfigEntry entry{key, value};
+    if (!lxc::IsAllowedTemplateEntry(entry)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "The image asks for LXC setting ", Quoted(key), ", which berth does not write"));
+    }
+    image_entries.push_back(std::move(entry));
+  }
+  struct stat st;
+  if (::stat(spec.image_rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("The image's root filesystem ",
+                                                      Quoted(spec.image_rootfs), " is missing"));
+  }
+  lxc::BerthConfig config{options_.lxc_path, spec.name, "", std::move(image_entries),
+                          spec.image_rootfs};
+  absl::StatusOr<std::string> rendered = lxc::RenderLxcConfig(config);
+  if (!rendered.ok()) return rendered.status();
+  const std::string dir = lxc::ContainerDir(options_.lxc_path, spec.name);
+  if (::mkdir(dir.c_str(), 0750) != 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("Container ", Quoted(spec.name), " already exists (", Quoted(dir), ")"));
+    }
+    return lxc::ErrnoError(errno, absl::StrCat("Cannot create ", Quoted(dir)));
+  }
+  const std::string delta = lxc::ContainerDeltaPath(options_.lxc_path, spec.name);
+  absl::Status status;
+  if (::mkdir(delta.c_str(), 0755) != 0) {
+    status = lxc::ErrnoError(errno, absl::StrCat("Cannot create ", Quoted(delta)));
+  } else {
+    status = lxc::WriteFileAtomically(lxc::ContainerConfigPath(options_.lxc_path, spec.name),
+                                      *rendered, 0640);
+  }
+  if (!status.ok()) {
+    if (absl::Status removed = lxc::RemoveTree(dir); !removed.ok()) {
+      return absl::Status(status.code(),
+                          absl::StrCat(status.message(), "; cleanup failed: ", removed.message()));
+    }
+    return status;
+  }
+  logger_->debug("Created container \"{}\" over image rootfs \"{}\"", spec.name,
+                 spec.image_rootfs);
+  return absl::OkStatus();
+}
+
 absl::Status LxcDriver::Create(const CreateSpec& spec) {
   if (absl::Status s = lxc::ValidateContainerName(spec.name); !s.ok()) return s;
+  if (!spec.image_rootfs.empty()) return CreateFromImage(spec);
   if (absl::Status s = lxc::ValidateTemplateName(spec.template_name); !s.ok()) return s;
   if (absl::Status s = lxc::ValidateTemplateArgs(spec.template_args); !s.ok()) return s;
   const std::string template_path =
@@ -510,7 +558,8 @@ absl::Status LxcDriver::Rename(std::string_view name_view, std::string_view new_
   }
   absl::StatusOr<std::string> rendered =
       lxc::RenderLxcConfig({options_.lxc_path, new_name, lxc::TemplateNameFromConfig(*text),
-                            lxc::FilterTemplateEntries(*entries)});
+                            lxc::FilterTemplateEntries(*entries),
+                            lxc::ImageRootfsFromEntries(*entries)});
   if (!rendered.ok()) return rendered.status();
 
   monitor_->Forget(name);

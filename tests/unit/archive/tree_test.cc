@@ -364,5 +364,76 @@ TEST_F(TreeTest, WalkSkipsSpecialFilesAndNeverFollowsLinks) {
   EXPECT_FALSE(fs::exists(dest_ / "fifo"));
 }
 
+// ---- Image options: compressed streams, a cap on unpacked bytes, measuring ----
+
+// `tar` compressed with gzip by libarchive.
+std::string Gzip(const std::string& tar) {
+  std::string out;
+  struct archive* a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_raw(a);
+  archive_write_open(
+      a, &out, nullptr,
+      [](struct archive*, void* o, const void* buf, size_t n) -> la_ssize_t {
+        static_cast<std::string*>(o)->append(static_cast<const char*>(buf), n);
+        return static_cast<la_ssize_t>(n);
+      },
+      nullptr);
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_write_header(a, e);
+  archive_write_data(a, tar.data(), tar.size());
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+TEST_F(TreeTest, CompressedStreamsNeedTheOption) {
+  const std::string gz = Gzip(MakeTar({{.name = "f", .data = "zipped"}}));
+  TreeStats stats;
+  EXPECT_FALSE(ExtractTree(dest_fd_.get(), SourceOf(gz), ExtractOptions{}, &stats).ok());
+  ASSERT_TRUE(ExtractTree(dest_fd_.get(), SourceOf(gz), ExtractOptions{.decompress = true}, &stats)
+                  .ok());
+  std::ifstream in(dest_ / "f");
+  std::stringstream content;
+  content << in.rdbuf();
+  EXPECT_EQ(content.str(), "zipped");
+}
+
+TEST_F(TreeTest, MeasureCountsFileBytesAndRefusesWhatExtractWould) {
+  const std::string tar = MakeTar({{.name = "d", .type = AE_IFDIR},
+                                   {.name = "d/a", .data = std::string(1000, 'a')},
+                                   {.name = "b", .data = std::string(24, 'b')}});
+  auto measured = MeasureTree(SourceOf(Gzip(tar)), ExtractOptions{.decompress = true});
+  ASSERT_TRUE(measured.ok()) << measured.status();
+  EXPECT_EQ(*measured, 1024u);
+  EXPECT_TRUE(fs::is_empty(dest_));
+
+  auto capped = MeasureTree(SourceOf(tar), ExtractOptions{.max_bytes = 1000});
+  EXPECT_EQ(capped.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(capped.status().message().find("decompression bomb"), std::string::npos);
+  EXPECT_EQ(MeasureTree(SourceOf(MakeTar({{.name = "../x", .data = "x"}})), ExtractOptions{})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MeasureTree(SourceOf(MakeTar({{.name = "dev", .type = AE_IFCHR}})), ExtractOptions{})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MeasureTree(SourceOf(tar.substr(0, 700)), ExtractOptions{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TreeTest, ExtractStopsAtTheCap) {
+  const std::string tar = MakeTar({{.name = "a", .data = std::string(600, 'a')},
+                                   {.name = "b", .data = std::string(600, 'b')}});
+  TreeStats stats;
+  absl::Status s =
+      ExtractTree(dest_fd_.get(), SourceOf(tar), ExtractOptions{.max_bytes = 1000}, &stats);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(dest_ / "b"));
+}
+
 }  // namespace
 }  // namespace berth::archive

@@ -73,6 +73,26 @@ TEST(CommandLineTest, CreateDoesNotStart) {
   EXPECT_THAT(request.source().template_().args(), IsEmpty());
 }
 
+TEST(CommandLineTest, LaunchFromAnImage) {
+  auto request = RequestOf<v1::CreateContainerRequest>(
+      MustParse({"launch", "web", "--image", "debian/12"}));
+  ASSERT_TRUE(request.source().has_image());
+  EXPECT_EQ(request.source().image().image(), "debian/12");
+  EXPECT_TRUE(request.start());
+}
+
+TEST(CommandLineTest, CreateNeedsExactlyOneSource) {
+  EXPECT_EQ(ParseCommandLine({"create", "web"}, Environment{}).exit_code, kExitUsage);
+  EXPECT_EQ(
+      ParseCommandLine({"create", "web", "--image", "a", "--template", "busybox"}, Environment{})
+          .exit_code,
+      kExitUsage);
+  EXPECT_EQ(ParseCommandLine({"create", "web", "--image", "a", "--template-arg", "x"},
+                             Environment{})
+                .exit_code,
+            kExitUsage);
+}
+
 TEST(CommandLineTest, RepeatedOptionTakesOneValueSoNameMayFollow) {
   auto request = RequestOf<v1::CreateContainerRequest>(
       MustParse({"launch", "-l", "a=1", "-l", "b=2", "web", "--template", "busybox"}));

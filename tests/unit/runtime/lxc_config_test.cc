@@ -163,5 +163,25 @@ TEST(ContainerPathsTest, AreUnderTheLxcPath) {
   EXPECT_EQ(ContainerLogPath("/p", "a"), "/p/a/lxc.log");
 }
 
+TEST(RenderLxcConfigTest, AContainerFromAnImageGetsAnOverlayRoot) {
+  BerthConfig config{"/var/lib/berth/containers", "web", "", {{"lxc.signal.halt", "SIGUSR1"}},
+                     "/var/lib/berth/images/abc/rootfs"};
+  absl::StatusOr<std::string> text = RenderLxcConfig(config);
+  ASSERT_TRUE(text.ok()) << text.status();
+  absl::StatusOr<std::vector<ConfigEntry>> entries = ParseLxcConfig(*text);
+  ASSERT_TRUE(entries.ok());
+  EXPECT_THAT(*entries, Contains(ConfigEntry{"lxc.rootfs.path",
+                                             "overlay:/var/lib/berth/images/abc/rootfs:"
+                                             "/var/lib/berth/containers/web/delta"}));
+  EXPECT_THAT(*entries, Contains(ConfigEntry{"lxc.signal.halt", "SIGUSR1"}));
+  EXPECT_EQ(ImageRootfsFromEntries(*entries), "/var/lib/berth/images/abc/rootfs");
+  EXPECT_EQ(ImageRootfsFromEntries(BerthEntries("/x", "web")), "");
+
+  for (const char* bad : {"relative/rootfs", "/a:b", "/a\nlxc.hook.start = /evil"}) {
+    config.image_rootfs = bad;
+    EXPECT_EQ(RenderLxcConfig(config).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace berth::runtime::lxc

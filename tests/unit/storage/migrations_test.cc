@@ -34,7 +34,7 @@ using ::testing::Key;
 
 // The number of migrations tested below. Adding a migration to schema.cc without its test fails
 // EveryMigrationHasATest.
-constexpr size_t kTestedMigrations = 3;
+constexpr size_t kTestedMigrations = 4;
 
 // ---- Helpers ----
 
@@ -251,6 +251,44 @@ TEST_F(MigrationsTest, Migration3AddsSnapshotsThatFollowTheirContainer) {
             1);
   ASSERT_OK(db.Exec("DELETE FROM containers WHERE name = 'web2'"));
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM container_snapshots"), 0);
+}
+
+// ---- Migration 4 ----
+
+TEST_F(MigrationsTest, Migration4AddsImagesAndKeepsContainers) {
+  SeedOneContainer(path_);
+  { ASSERT_OK(MigrateTo(path_, 3)); }
+  ASSERT_OK_AND_ASSIGN(sqlite::Database db, MigrateTo(path_, 4));
+  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 4);
+  EXPECT_EQ(Columns(db, "images"), (std::map<std::string, std::string>{
+                                       {"fingerprint", "TEXT"},
+                                       {"file_size", "INTEGER"},
+                                       {"unpacked_size", "INTEGER"},
+                                       {"created_at_ns", "INTEGER"}}));
+  EXPECT_EQ(Columns(db, "image_metadata"),
+            (std::map<std::string, std::string>{
+                {"fingerprint", "TEXT"}, {"key", "TEXT"}, {"value", "TEXT"}}));
+  EXPECT_EQ(Columns(db, "image_aliases"),
+            (std::map<std::string, std::string>{{"alias", "TEXT"}, {"fingerprint", "TEXT"}}));
+  EXPECT_EQ(QueryInt(db, "SELECT revision FROM containers WHERE name = 'web'"), 3);
+
+  const std::string fp(64, 'a');
+  ASSERT_OK(db.Exec(absl::StrCat("INSERT INTO images VALUES ('", fp, "', 10, 20, 30);",
+                                 "INSERT INTO image_metadata VALUES ('", fp, "', 'os', 'debian');",
+                                 "INSERT INTO image_aliases VALUES ('debian/12', '", fp, "');")));
+  // One alias names one image; aliases and metadata need their image and go with it.
+  EXPECT_THAT(db.Exec(absl::StrCat("INSERT INTO image_aliases VALUES ('debian/12', '", fp, "')")),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("UNIQUE constraint failed")));
+  EXPECT_THAT(db.Exec(absl::StrCat("INSERT INTO image_aliases VALUES ('x', '", std::string(64, 'b'),
+                                   "')")),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("FOREIGN KEY constraint failed")));
+  EXPECT_THAT(db.Exec("INSERT INTO images VALUES ('short', 1, 1, 1)"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("CHECK constraint failed")));
+  ASSERT_OK(db.Exec(absl::StrCat("DELETE FROM images WHERE fingerprint = '", fp, "'")));
+  EXPECT_EQ(QueryInt(db,
+                     "SELECT (SELECT count(*) FROM image_metadata) + "
+                     "(SELECT count(*) FROM image_aliases)"),
+            0);
 }
 
 TEST_F(MigrationsTest, ACopyAtTheOldVersionIsTakenBeforeMigrating) {

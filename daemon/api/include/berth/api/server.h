@@ -9,6 +9,7 @@
 #include "berth/api/console_service.h"
 #include "berth/api/exec_service.h"
 #include "berth/api/files_service.h"
+#include "berth/api/images_service.h"
 #include "berth/api/services.h"
 #include "berth/api/snapshots_service.h"
 #include "berth/api/unix_listener.h"
@@ -35,7 +36,8 @@ class Server {
   // Builds and starts the server and the listener. The manager and executor outlive it.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const Options& options,
                                                        core::ContainerManager* manager,
-                                                       core::Executor* executor);
+                                                       core::Executor* executor,
+                                                       core::ImageManager* images = nullptr);
   ~Server();
 
   void SetServing(bool serving);
@@ -57,6 +59,7 @@ class Server {
   std::unique_ptr<EventsService> events_;
   std::unique_ptr<ConsoleService> console_;
   std::unique_ptr<SnapshotsService> snapshots_;
+  std::unique_ptr<ImagesService> images_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -7,6 +7,7 @@
 #include "berth/api/unix_listener.h"
 #include "berth/core/container_manager.h"
 #include "berth/core/executor.h"
+#include "berth/core/image_manager.h"
 #include "berth/v1/containers.grpc.pb.h"
 #include "berth/v1/lifecycle.grpc.pb.h"
 #include "berth/v1/system.grpc.pb.h"
@@ -18,6 +19,8 @@ struct ServiceDeps {
   core::ContainerManager* manager = nullptr;
   core::Executor* executor = nullptr;
   UnixListener* listener = nullptr;  // May be null (tests on a plain port): peers are then unknown.
+  // May be null (tests without images): image calls and creating from an image are UNIMPLEMENTED.
+  core::ImageManager* images = nullptr;
 };
 
 // The services only convert and forward: each handler checks what the proto alone can tell,

@@ -47,6 +47,12 @@ struct ExtractOptions {
   // chown entries to the uid/gid in the stream. Off, they belong to the caller (an unprivileged
   // CLI user pulling a tree).
   bool preserve_owner = true;
+  // Also accept streams compressed with gzip, xz, zstd or bzip2 (image files). Off: plain tar
+  // only. Either way only tar formats are read.
+  bool decompress = false;
+  // Refuse the stream (INVALID_ARGUMENT) once its regular files hold more than this many bytes,
+  // so a decompression bomb stops at the cap; 0: no cap.
+  uint64_t max_bytes = 0;
 };
 
 struct TreeStats {
@@ -65,6 +71,13 @@ struct TreeStats {
 // entries were already written.
 absl::Status ExtractTree(int dest, const ChunkSource& source, const ExtractOptions& options,
                          TreeStats* stats);
+
+// Reads the whole stream from `source` without writing anything and returns the bytes its
+// regular files would take once extracted, so a caller can check free space first. Refuses what
+// ExtractTree would refuse by name alone (absolute names, ".." components, device nodes, FIFOs,
+// sockets) and a total above options.max_bytes, with INVALID_ARGUMENT; a malformed or truncated
+// stream is INVALID_ARGUMENT too.
+absl::StatusOr<uint64_t> MeasureTree(const ChunkSource& source, const ExtractOptions& options);
 
 // Writes the tree under directory `dir` (an fd opened O_RDONLY | O_DIRECTORY) to `sink` as a tar
 // stream: "." first, then every entry by its path relative to `dir`. Symbolic links are written

@@ -37,6 +37,11 @@ struct CreateParams {
   std::map<std::string, std::string> config;
   std::map<std::string, std::string> labels;
   bool start = false;
+  // From an image instead of a template (see ImageManager::WithImage): its fingerprint, shared
+  // root filesystem and LXC entries. Empty fingerprint: from the template.
+  std::string image_fingerprint = {};
+  std::string image_rootfs = {};
+  std::vector<std::pair<std::string, std::string>> image_lxc_entries = {};
 };
 
 // The outcome of UpdateConfig: the container as stored now, and notices for the user (e.g. which

@@ -157,6 +157,9 @@ class LxcDriver final : public RuntimeDriver {
 
   // Writes `settings` into the container's LXC config (its settings section only).
   absl::Status WriteSettings(const std::string& name, const ContainerSettings& settings);
+  // Create for a container from an image: writes its directory, overlay layer and config in the
+  // daemon (no liblxc call, nothing that forks).
+  absl::Status CreateFromImage(const CreateSpec& spec);
 
   const LxcDriverOptions options_;
   std::shared_ptr<spdlog::logger> logger_;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,8 +52,15 @@ struct LiveInfo {
 // would not write verbatim.
 struct CreateSpec {
   std::string name;
-  std::string template_name;  // e.g. "busybox"
+  std::string template_name;  // e.g. "busybox"; empty when the container comes from an image
   std::vector<std::string> template_args;
+  // Set instead of a template: the absolute path of an image's shared, read-only root
+  // filesystem. The container gets an overlayfs root over it (lxc.rootfs.path =
+  // overlay:<image_rootfs>:<lxcpath>/<name>/delta, the writable layer), made without running a
+  // template or copying anything, so creating costs the same for any image size.
+  std::string image_rootfs = {};
+  // LXC entries the image asks for (only keys a template may set are accepted).
+  std::vector<std::pair<std::string, std::string>> image_entries = {};
 };
 
 // The tail of a container's console log.
