@@ -15,6 +15,7 @@
 #include "berth/client/exit_codes.h"
 #include "berth/client/file_command.h"
 #include "berth/client/monitor_command.h"
+#include "berth/client/profile_command.h"
 #include "berth/client/runner.h"
 
 int main(int argc, char** argv) {
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
     }
     // config set/get/unset/show/edit/keys (client/src/config_command.cc).
     if (std::optional<int> code = berth::client::RunConfigCommandLine(args, env);
+        code.has_value()) {
+      return *code;
+    }
+    // profile create/list/show/set/edit/delete/assign/device (client/src/profile_command.cc).
+    if (std::optional<int> code = berth::client::RunProfileCommandLine(args, env);
         code.has_value()) {
       return *code;
     }

@@ -82,6 +82,8 @@ grpc::ServerUnaryReactor* ContainersService::CreateContainer(
                               request->source().template_().args().end());
   params.config = ToMap(request->config());
   params.labels = ToMap(request->labels());
+  params.profiles.assign(request->profiles().begin(), request->profiles().end());
+  params.devices = FromProto(request->devices());
   params.start = request->start();
   return FinishOnExecutor(ctx, deps_.executor,
                           [m = deps_.manager, params = std::move(params), response] {

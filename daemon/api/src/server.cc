@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   server->files_ = std::make_unique<FilesService>(deps);
   server->events_ = std::make_unique<EventsService>(deps);
   server->console_ = std::make_unique<ConsoleService>(deps);
+  server->profiles_ = std::make_unique<ProfilesService>(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -39,6 +40,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   builder.RegisterService(server->files_.get());
   builder.RegisterService(server->events_.get());
   builder.RegisterService(server->console_.get());
+  builder.RegisterService(server->profiles_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

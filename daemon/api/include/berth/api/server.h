@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "berth/api/events_service.h"
 #include "berth/api/console_service.h"
+#include "berth/api/profiles_service.h"
 #include "berth/api/exec_service.h"
 #include "berth/api/files_service.h"
 #include "berth/api/services.h"
@@ -55,6 +56,7 @@ class Server {
   std::unique_ptr<FilesService> files_;
   std::unique_ptr<EventsService> events_;
   std::unique_ptr<ConsoleService> console_;
+  std::unique_ptr<ProfilesService> profiles_;
   std::unique_ptr<grpc::Server> server_;
 };
 
