@@ -16,6 +16,7 @@
 #include "berth/client/file_command.h"
 #include "berth/client/image_command.h"
 #include "berth/client/monitor_command.h"
+#include "berth/client/profile_command.h"
 #include "berth/client/runner.h"
 #include "berth/client/snapshot_command.h"
 
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
     }
     // snapshot create/list/restore/delete and copy (client/src/snapshot_command.cc).
     if (std::optional<int> code = berth::client::RunSnapshotCommandLine(args, env);
+    // profile create/list/show/set/edit/delete/assign/device (client/src/profile_command.cc).
+    if (std::optional<int> code = berth::client::RunProfileCommandLine(args, env);
         code.has_value()) {
       return *code;
     }

@@ -49,6 +49,7 @@ struct Arguments {
   std::string image;
   std::vector<std::string> labels;
   std::vector<std::string> config;
+  std::vector<std::string> profiles;
   int32_t stop_timeout = 0;
   int32_t wait_timeout = 0;
   std::string state = "stopped";
@@ -87,6 +88,8 @@ void AddCreateOptions(CLI::App* app, Arguments& a) {
       ->check(KeyValueValidator());
   AddRepeated(app, "-c,--config", a.config, "Config KEY=VALUE (repeatable)")
       ->check(KeyValueValidator());
+  AddRepeated(app, "-p,--profile", a.profiles,
+              "Profile to apply, in order (repeatable; default: the default profile)");
 }
 
 void AddStopOptions(CLI::App* app, Arguments& a) {
@@ -253,6 +256,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
     }
     FillMap(a.labels, *request.mutable_labels());
     FillMap(a.config, *request.mutable_config());
+    for (const std::string& profile : a.profiles) request.add_profiles(profile);
     request.set_start(app.got_subcommand(launch));
     inv.request = std::move(request);
   } else if (app.got_subcommand(list)) {

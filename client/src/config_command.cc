@@ -22,6 +22,7 @@
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
 #include "berth/client/output.h"
+#include "berth/client/profile_command.h"
 #include "berth/v1/containers.grpc.pb.h"
 #include "berth/v1/system.grpc.pb.h"
 
@@ -32,11 +33,15 @@ constexpr char kConfigUsage[] =
     "usage: berth config set NAME KEY=VALUE...     set keys (live where possible)\n"
     "       berth config get NAME KEY              print one key's value (nothing if unset)\n"
     "       berth config unset NAME KEY...         remove keys (back to their defaults)\n"
-    "       berth config show NAME [--expanded]    the config as YAML; --expanded adds the\n"
-    "                                              defaults of unset keys as comments\n"
+    "       berth config show NAME [--expanded]    the config as YAML; --expanded merges its\n"
+    "                                              profiles (saying which key came from which),\n"
+    "                                              lists devices and unset keys' defaults\n"
     "       berth config edit NAME                 edit the YAML in $VISUAL/$EDITOR (vi);\n"
     "                                              from stdin when stdin is not a terminal\n"
     "       berth config keys [--format F]         every key: type, default, live, help\n"
+    "       berth config device add NAME DEV TYPE KEY=VALUE...   e.g. data disk source=/srv\n"
+    "                                              path=/data [readonly=true]; at next start\n"
+    "       berth config device list NAME | remove NAME DEV...\n"
     "Options: --socket PATH, --debug; keys: --format table|json|yaml|csv.\n";
 
 struct ConfigArgs {
@@ -123,9 +128,10 @@ std::map<std::string, std::string> ToMap(const google::protobuf::Map<std::string
   return {m.begin(), m.end()};
 }
 
-// Runs the user's editor on `path` and waits for it. The editor command is the user's own
-// ($VISUAL, else $EDITOR, else vi) and may carry arguments, so it goes through the shell, with the
-// path passed as "$1" (never spliced into the command line).
+}  // namespace
+
+// The editor command is the user's own and may carry arguments, so it goes through the shell,
+// with the path passed as "$1" (never spliced into the command line).
 bool RunEditor(const std::string& path) {
   const char* editor = std::getenv("VISUAL");
   if (editor == nullptr || *editor == '\0') editor = std::getenv("EDITOR");
@@ -145,6 +151,8 @@ bool RunEditor(const std::string& path) {
   }
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
+
+namespace {
 
 int Edit(Client& client, const std::string& name) {
   int code = kExitOk;
@@ -208,6 +216,7 @@ int Run(const ConfigArgs& a) {
     std::cout << FormatConfigKeys(*keys, format);
     return kExitOk;
   }
+  if (a.verb == "device") return RunContainerDeviceCommand(a.socket, a.debug, p);
   if (p.empty()) return UsageError(absl::StrCat("berth config ", a.verb, " needs NAME"));
   const std::string& name = p[0];
   if (a.verb == "set") {
@@ -238,16 +247,22 @@ int Run(const ConfigArgs& a) {
   }
   if (a.verb == "show") {
     if (p.size() != 1) return UsageError("berth config show needs NAME only");
-    std::optional<v1::Container> container = client.Get(name, &code);
-    if (!container.has_value()) return code;
-    std::cout << ConfigToYaml(ToMap(container->config()));
-    if (a.expanded) {
-      std::optional<v1::ListConfigKeysResponse> keys = client.Keys(&code);
-      if (!keys.has_value()) return code;
-      for (const v1::ConfigKey& key : keys->keys()) {
-        if (key.default_value().empty() || container->config().contains(key.name())) continue;
-        std::cout << "# " << key.name() << ": " << key.default_value() << " (default)\n";
-      }
+    if (!a.expanded) {
+      std::optional<v1::Container> container = client.Get(name, &code);
+      if (!container.has_value()) return code;
+      std::cout << ConfigToYaml(ToMap(container->config()));
+      return kExitOk;
+    }
+    std::set<std::string> shown;
+    if (int shown_code = ShowExpandedConfig(a.socket, a.debug, name, &shown);
+        shown_code != kExitOk) {
+      return shown_code;
+    }
+    std::optional<v1::ListConfigKeysResponse> keys = client.Keys(&code);
+    if (!keys.has_value()) return code;
+    for (const v1::ConfigKey& key : keys->keys()) {
+      if (key.default_value().empty() || shown.contains(key.name())) continue;
+      std::cout << "# " << key.name() << ": " << key.default_value() << " (default)\n";
     }
     return kExitOk;
   }
@@ -380,7 +395,8 @@ std::optional<int> RunConfigCommandLine(const std::vector<std::string>& args,
       return UsageError(absl::StrCat("unknown option ", arg));
     }
   }
-  static const std::set<std::string> kVerbs = {"set", "get", "unset", "show", "edit", "keys"};
+  static const std::set<std::string> kVerbs = {"set",  "get",  "unset", "show",
+                                               "edit", "keys", "device"};
   if (!kVerbs.contains(a.verb)) {
     return UsageError(a.verb.empty() ? "berth config needs set, get, unset, show, edit or keys"
                                      : absl::StrCat("unknown config command \"", a.verb, "\""));

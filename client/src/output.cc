@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,11 +77,40 @@ Json StatusToJson(const v1::ContainerStatus& status) {
           {"processes", status.processes()}};
 }
 
+// {name: {"type": T, KEY: VALUE...}}, as `berth config device add` takes them.
+Json DevicesToJson(const google::protobuf::Map<std::string, v1::Device>& devices) {
+  Json out = Json::object();
+  for (const auto& [name, device] : devices) {
+    Json d = MapToJson(device.options());
+    d["type"] = device.type();
+    out[name] = std::move(d);
+  }
+  return out;
+}
+
+// "data (disk path=/data source=/srv)" per device, ordered by name.
+std::vector<std::string> DeviceStrings(
+    const google::protobuf::Map<std::string, v1::Device>& devices) {
+  std::map<std::string, const v1::Device*> sorted;
+  for (const auto& [name, device] : devices) sorted[name] = &device;
+  std::vector<std::string> out;
+  for (const auto& [name, device] : sorted) {
+    std::map<std::string, std::string> options(device->options().begin(),
+                                               device->options().end());
+    std::string text = absl::StrCat(name, " (", device->type());
+    for (const auto& [key, value] : options) absl::StrAppend(&text, " ", key, "=", value);
+    out.push_back(absl::StrCat(text, ")"));
+  }
+  return out;
+}
+
 Json ContainerToJson(const v1::Container& container) {
   Json out = {{"name", container.name()},
               {"source", SourceToJson(container.source())},
               {"config", MapToJson(container.config())},
               {"labels", MapToJson(container.labels())},
+              {"profiles", StringsToJson(container.profiles())},
+              {"devices", DevicesToJson(container.devices())},
               {"revision", container.revision()},
               {"created_at", FormatRfc3339(container.created_at())},
               {"updated_at", FormatRfc3339(container.updated_at())}};
@@ -447,6 +477,8 @@ std::string FormatContainerInfo(const v1::Container& c, OutputFormat format,
       .Add("Revision", absl::StrCat(c.revision()))
       .Add("Labels", KeyValueStrings(c.labels()))
       .Add("Config", KeyValueStrings(c.config()))
+      .Add("Profiles", ToVector(c.profiles()))
+      .Add("Devices", DeviceStrings(c.devices()))
       .Add("Created", FormatLocalTime(c.created_at(), zone))
       .Add("Updated", FormatLocalTime(c.updated_at(), zone))
       .Render();

@@ -1,6 +1,7 @@
 #include "berth/runtime/container_settings.h"
 
 #include <array>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -121,6 +122,33 @@ absl::Status ParseRawLxc(std::string_view text,
           absl::StrCat("raw.lxc line ", line_number, ": ", s.message()));
     }
     if (entries != nullptr) entries->emplace_back(std::string(key), std::string(value));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace berth::runtime
+
+namespace berth::runtime {
+
+absl::Status CheckMountPath(std::string_view what, std::string_view path_std) {
+  const absl::string_view path = absl::string_view(path_std.data(), path_std.size());
+  auto bad = [&](absl::string_view rule) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(what), " \"", absl::CHexEscape(path),
+                                                   "\" is not usable: ", rule));
+  };
+  if (path.empty() || path[0] != '/') return bad("it must be an absolute path (start with /)");
+  if (path.size() > 4096) return bad("it is longer than 4096 bytes");
+  for (char c : path) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == ' ') {
+      return bad("it must not hold spaces or control characters");
+    }
+  }
+  std::vector<absl::string_view> parts = absl::StrSplit(path.substr(1), '/');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i] == "..") return bad("it must not have a .. component");
+    if (parts[i] == ".") return bad("it must not have a . component");
+    if (parts[i].empty() && i + 1 != parts.size()) return bad("it must not hold //");
   }
   return absl::OkStatus();
 }

@@ -5,7 +5,103 @@
 
 #include "record_rules.h"
 
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
 namespace berth::storage {
+
+InMemoryStore::InMemoryStore() {
+  ProfileRecord profile;
+  profile.name = std::string(kDefaultProfile);
+  profile.description = "The profile new containers get unless others are given";
+  profile.revision = 1;
+  profiles_.emplace(profile.name, profile);
+}
+
+absl::Status InMemoryStore::CheckProfilesLocked(const ContainerRecord& record) {
+  std::set<std::string_view> seen;
+  for (const std::string& profile : record.profiles) {
+    if (!profiles_.contains(profile)) return ProfileNotFound(profile);
+    if (!seen.insert(profile).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "profile ", QuotedName(profile), " is given twice; name each profile once"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> InMemoryStore::UsersLocked(std::string_view profile) {
+  std::vector<std::string> users;
+  for (const auto& [name, record] : records_) {
+    for (const std::string& p : record.profiles) {
+      if (p == profile) {
+        users.push_back(name);
+        break;
+      }
+    }
+  }
+  return users;
+}
+
+absl::StatusOr<ProfileRecord> InMemoryStore::GetProfile(std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto it = profiles_.find(name);
+  if (it == profiles_.end()) return ProfileNotFound(name);
+  return it->second;
+}
+
+absl::StatusOr<std::vector<ProfileRecord>> InMemoryStore::ListProfiles() {
+  absl::MutexLock lock(&mu_);
+  std::vector<ProfileRecord> profiles;
+  for (const auto& [name, profile] : profiles_) profiles.push_back(profile);
+  return profiles;
+}
+
+absl::StatusOr<ProfileRecord> InMemoryStore::CreateProfile(ProfileRecord record) {
+  if (absl::Status status = CheckStorableProfile(record); !status.ok()) return status;
+  TruncateTimestamps(record);
+  record.revision = 1;
+  absl::MutexLock lock(&mu_);
+  if (profiles_.contains(record.name)) return ProfileAlreadyExists(record.name);
+  profiles_.emplace(record.name, record);
+  return record;
+}
+
+absl::StatusOr<ProfileRecord> InMemoryStore::UpdateProfile(ProfileRecord record,
+                                                           int64_t expected_revision) {
+  if (absl::Status status = CheckStorableProfile(record); !status.ok()) return status;
+  TruncateTimestamps(record);
+  absl::MutexLock lock(&mu_);
+  auto it = profiles_.find(record.name);
+  if (it == profiles_.end()) return ProfileNotFound(record.name);
+  if (it->second.revision != expected_revision) {
+    return ProfileRevisionMismatch(record.name, expected_revision, it->second.revision);
+  }
+  record.revision = it->second.revision + 1;
+  record.created_at = it->second.created_at;
+  it->second = record;
+  return record;
+}
+
+absl::Status InMemoryStore::DeleteProfile(std::string_view name, int64_t expected_revision) {
+  absl::MutexLock lock(&mu_);
+  auto it = profiles_.find(name);
+  if (it == profiles_.end()) return ProfileNotFound(name);
+  if (it->second.revision != expected_revision) {
+    return ProfileRevisionMismatch(name, expected_revision, it->second.revision);
+  }
+  if (std::vector<std::string> users = UsersLocked(name); !users.empty()) {
+    return ProfileInUse(name, users);
+  }
+  profiles_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> InMemoryStore::ProfileUsers(std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  return UsersLocked(name);
+}
 
 absl::StatusOr<ContainerRecord> InMemoryStore::Get(std::string_view name) {
   absl::MutexLock lock(&mu_);
@@ -28,6 +124,7 @@ absl::StatusOr<ContainerRecord> InMemoryStore::Create(ContainerRecord record) {
   record.revision = 1;
   absl::MutexLock lock(&mu_);
   if (records_.contains(record.name)) return ContainerAlreadyExists(record.name);
+  if (absl::Status status = CheckProfilesLocked(record); !status.ok()) return status;
   records_.emplace(record.name, record);
   return record;
 }
@@ -45,6 +142,7 @@ absl::StatusOr<ContainerRecord> InMemoryStore::Update(std::string_view name, Con
   if (record.name != name && records_.contains(record.name)) {
     return ContainerAlreadyExists(record.name);
   }
+  if (absl::Status status = CheckProfilesLocked(record); !status.ok()) return status;
   record.revision = it->second.revision + 1;
   if (record.name == name) {
     it->second = record;

@@ -25,6 +25,45 @@ absl::Status ContainerNotFound(std::string_view name) {
   return absl::NotFoundError(absl::StrCat("container ", QuotedName(name), " not found"));
 }
 
+absl::Status ProfileNotFound(std::string_view name) {
+  return absl::NotFoundError(absl::StrCat("profile ", QuotedName(name),
+                                          " not found; see berth profile list"));
+}
+
+absl::Status ProfileAlreadyExists(std::string_view name) {
+  return absl::AlreadyExistsError(absl::StrCat("profile ", QuotedName(name), " already exists"));
+}
+
+absl::Status ProfileRevisionMismatch(std::string_view name, int64_t expected, int64_t actual) {
+  return absl::AbortedError(absl::StrCat("profile ", QuotedName(name), " is at revision ", actual,
+                                         ", not the expected revision ", expected,
+                                         "; read it again and retry"));
+}
+
+absl::Status ProfileInUse(std::string_view name, const std::vector<std::string>& users) {
+  std::string names;
+  for (const std::string& user : users) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", QuotedName(user));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("profile ", QuotedName(name), " is used by container",
+                   users.size() == 1 ? " " : "s ", names,
+                   "; remove it from them first (berth profile assign NAME PROFILES)"));
+}
+
+absl::Status CheckStorableProfile(const ProfileRecord& record) {
+  if (!StorableTime(record.created_at) || !StorableTime(record.updated_at)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("profile ", QuotedName(record.name), ": a timestamp cannot be stored"));
+  }
+  return absl::OkStatus();
+}
+
+void TruncateTimestamps(ProfileRecord& record) {
+  record.created_at = FromStoredNanos(ToStoredNanos(record.created_at));
+  record.updated_at = FromStoredNanos(ToStoredNanos(record.updated_at));
+}
+
 absl::Status ContainerAlreadyExists(std::string_view name) {
   return absl::AlreadyExistsError(absl::StrCat("container ", QuotedName(name), " already exists"));
 }

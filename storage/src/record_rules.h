@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -21,6 +22,18 @@ std::string QuotedName(std::string_view name);
 
 // NOT_FOUND: container "web" not found
 absl::Status ContainerNotFound(std::string_view name);
+
+// NOT_FOUND: profile "small" not found
+absl::Status ProfileNotFound(std::string_view name);
+// ALREADY_EXISTS: profile "small" already exists
+absl::Status ProfileAlreadyExists(std::string_view name);
+// ABORTED: profile "small" is at revision 4, not the expected revision 3
+absl::Status ProfileRevisionMismatch(std::string_view name, int64_t expected, int64_t actual);
+// FAILED_PRECONDITION: profile "small" is used by containers "a", "b"; ...
+absl::Status ProfileInUse(std::string_view name, const std::vector<std::string>& users);
+// The record's timestamps as they read back from storage; INVALID_ARGUMENT as CheckStorable.
+absl::Status CheckStorableProfile(const ProfileRecord& record);
+void TruncateTimestamps(ProfileRecord& record);
 
 // ALREADY_EXISTS: container "web" already exists
 absl::Status ContainerAlreadyExists(std::string_view name);

@@ -129,6 +129,69 @@ CREATE TABLE image_aliases (
 CREATE INDEX image_aliases_by_fingerprint ON image_aliases (fingerprint);
 )sql",
     },
+    {
+        .version = 5,
+        .description = "create profiles, profile_config, profile_devices, container_profiles, "
+                       "container_devices; every container gets the default profile",
+        // A device is rows of (owner, device, key, value) with its type under the key "type", so
+        // one table holds every type's options. container_profiles refers to profiles with ON
+        // DELETE RESTRICT: a profile in use cannot go (the store says which containers use it);
+        // renaming a profile would carry along (ON UPDATE CASCADE). The default profile is empty.
+        .sql = R"sql(
+CREATE TABLE profiles (
+  name          TEXT    NOT NULL PRIMARY KEY,
+  description   TEXT    NOT NULL,
+  revision      INTEGER NOT NULL CHECK (revision >= 1),
+  created_at_ns INTEGER NOT NULL,
+  updated_at_ns INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE profile_config (
+  profile_name TEXT NOT NULL
+    REFERENCES profiles (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  key          TEXT NOT NULL,
+  value        TEXT NOT NULL,
+  PRIMARY KEY (profile_name, key)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE profile_devices (
+  profile_name TEXT NOT NULL
+    REFERENCES profiles (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  device       TEXT NOT NULL,
+  key          TEXT NOT NULL,
+  value        TEXT NOT NULL,
+  PRIMARY KEY (profile_name, device, key)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE container_profiles (
+  container_name TEXT    NOT NULL
+    REFERENCES containers (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  position       INTEGER NOT NULL CHECK (position >= 0),
+  profile_name   TEXT    NOT NULL
+    REFERENCES profiles (name) ON DELETE RESTRICT ON UPDATE CASCADE,
+  PRIMARY KEY (container_name, position),
+  UNIQUE (container_name, profile_name)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX container_profiles_by_profile ON container_profiles (profile_name);
+
+CREATE TABLE container_devices (
+  container_name TEXT NOT NULL
+    REFERENCES containers (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  device         TEXT NOT NULL,
+  key            TEXT NOT NULL,
+  value          TEXT NOT NULL,
+  PRIMARY KEY (container_name, device, key)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO profiles (name, description, revision, created_at_ns, updated_at_ns)
+  VALUES ('default', 'The profile new containers get unless others are given', 1,
+          CAST(unixepoch() AS INTEGER) * 1000000000, CAST(unixepoch() AS INTEGER) * 1000000000);
+
+INSERT INTO container_profiles (container_name, position, profile_name)
+  SELECT name, 0, 'default' FROM containers;
+)sql",
+    },
 };
 
 static_assert(kApplicationId == 1112691784, "migration 1 writes kApplicationId literally");

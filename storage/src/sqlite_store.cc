@@ -86,6 +86,64 @@ constexpr std::string_view kSelectSnapshot =
     "WHERE container_name = ?1 AND name = ?2";
 constexpr std::string_view kDeleteSnapshot =
     "DELETE FROM container_snapshots WHERE container_name = ?1 AND name = ?2";
+// Devices: (owner, device, key, value) rows, the type under kDeviceTypeKey.
+struct DeviceTable {
+  std::string_view select_one;  // ?1 = owner; columns device, key, value.
+  std::string_view select_all;  // Columns owner, device, key, value.
+  std::string_view clear;       // ?1 = owner.
+  std::string_view insert;      // ?1 = owner, ?2 = device, ?3 = key, ?4 = value.
+};
+
+constexpr std::string_view kDeviceTypeKey = "type";
+
+constexpr DeviceTable kContainerDevicesTable = {
+    .select_one = "SELECT device, key, value FROM container_devices WHERE container_name = ?1",
+    .select_all = "SELECT container_name, device, key, value FROM container_devices",
+    .clear = "DELETE FROM container_devices WHERE container_name = ?1",
+    .insert = "INSERT INTO container_devices (container_name, device, key, value) "
+              "VALUES (?1, ?2, ?3, ?4)",
+};
+
+constexpr DeviceTable kProfileDevicesTable = {
+    .select_one = "SELECT device, key, value FROM profile_devices WHERE profile_name = ?1",
+    .select_all = "SELECT profile_name, device, key, value FROM profile_devices",
+    .clear = "DELETE FROM profile_devices WHERE profile_name = ?1",
+    .insert = "INSERT INTO profile_devices (profile_name, device, key, value) "
+              "VALUES (?1, ?2, ?3, ?4)",
+};
+
+constexpr MapTable kProfileConfigTable = {
+    .select_one = "SELECT key, value FROM profile_config WHERE profile_name = ?1",
+    .select_all = "SELECT profile_name, key, value FROM profile_config",
+    .clear = "DELETE FROM profile_config WHERE profile_name = ?1",
+    .insert = "INSERT INTO profile_config (profile_name, key, value) VALUES (?1, ?2, ?3)",
+};
+
+constexpr std::string_view kSelectContainerProfiles =
+    "SELECT profile_name FROM container_profiles WHERE container_name = ?1 ORDER BY position";
+constexpr std::string_view kSelectAllContainerProfiles =
+    "SELECT container_name, profile_name FROM container_profiles "
+    "ORDER BY container_name, position";
+constexpr std::string_view kClearContainerProfiles =
+    "DELETE FROM container_profiles WHERE container_name = ?1";
+constexpr std::string_view kInsertContainerProfile =
+    "INSERT INTO container_profiles (container_name, position, profile_name) VALUES (?1, ?2, ?3)";
+constexpr std::string_view kSelectProfileUsers =
+    "SELECT DISTINCT container_name FROM container_profiles WHERE profile_name = ?1 "
+    "ORDER BY container_name";
+
+#define BERTH_PROFILE_COLUMNS "name, description, revision, created_at_ns, updated_at_ns"
+constexpr std::string_view kSelectProfile =
+    "SELECT " BERTH_PROFILE_COLUMNS " FROM profiles WHERE name = ?1";
+constexpr std::string_view kSelectAllProfiles =
+    "SELECT " BERTH_PROFILE_COLUMNS " FROM profiles ORDER BY name";
+constexpr std::string_view kInsertProfile =
+    "INSERT INTO profiles (" BERTH_PROFILE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr std::string_view kUpdateProfile =
+    "UPDATE profiles SET description = ?2, revision = ?3, updated_at_ns = ?4 WHERE name = ?1";
+constexpr std::string_view kDeleteProfile = "DELETE FROM profiles WHERE name = ?1";
+constexpr std::string_view kProfileExists = "SELECT 1 FROM profiles WHERE name = ?1";
+#undef BERTH_PROFILE_COLUMNS
 
 // ---- Row helpers. All run inside a transaction the caller holds. ----
 
@@ -145,6 +203,146 @@ absl::Status WriteMap(Database& db, const MapTable& table, std::string_view name
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::map<std::string, Device>> ReadDevices(Database& db, const DeviceTable& table,
+                                                         std::string_view owner) {
+  absl::StatusOr<ScopedStatement> select = db.Cached(table.select_one);
+  if (!select.ok()) return select.status();
+  (*select)->Bind(1, owner);
+  std::map<std::string, Device> devices;
+  while (true) {
+    absl::StatusOr<bool> row = (*select)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return devices;
+    Device& device = devices[(*select)->ColumnText(0)];
+    std::string key = (*select)->ColumnText(1);
+    if (key == kDeviceTypeKey) {
+      device.type = (*select)->ColumnText(2);
+    } else {
+      device.options.emplace(std::move(key), (*select)->ColumnText(2));
+    }
+  }
+}
+
+absl::Status WriteDevices(Database& db, const DeviceTable& table, std::string_view owner,
+                          const std::map<std::string, Device>& devices) {
+  absl::StatusOr<ScopedStatement> clear = db.Cached(table.clear);
+  if (!clear.ok()) return clear.status();
+  if (absl::Status status = (*clear)->Bind(1, owner).Run(); !status.ok()) return status;
+  absl::StatusOr<ScopedStatement> insert = db.Cached(table.insert);
+  if (!insert.ok()) return insert.status();
+  auto put = [&](const std::string& device, std::string_view key,
+                 const std::string& value) -> absl::Status {
+    (*insert)->Reset();
+    return (*insert)->Bind(1, owner).Bind(2, device).Bind(3, key).Bind(4, value).Run();
+  };
+  for (const auto& [name, device] : devices) {
+    if (absl::Status status = put(name, kDeviceTypeKey, device.type); !status.ok()) return status;
+    for (const auto& [key, value] : device.options) {
+      // "type" is the device's type; the core never lets it be an option.
+      if (key == kDeviceTypeKey) continue;
+      if (absl::Status status = put(name, key, value); !status.ok()) return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ReadContainerProfiles(Database& db,
+                                                               std::string_view name) {
+  absl::StatusOr<ScopedStatement> select = db.Cached(kSelectContainerProfiles);
+  if (!select.ok()) return select.status();
+  (*select)->Bind(1, name);
+  std::vector<std::string> profiles;
+  while (true) {
+    absl::StatusOr<bool> row = (*select)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return profiles;
+    profiles.push_back((*select)->ColumnText(0));
+  }
+}
+
+absl::StatusOr<bool> ProfileExists(Database& db, std::string_view name) {
+  absl::StatusOr<ScopedStatement> select = db.Cached(kProfileExists);
+  if (!select.ok()) return select.status();
+  return (*select)->Bind(1, name).Step();
+}
+
+// Checks each profile exists first, so a missing one is NOT_FOUND naming it (not a bare
+// foreign-key failure).
+absl::Status WriteContainerProfiles(Database& db, std::string_view name,
+                                    const std::vector<std::string>& profiles) {
+  for (const std::string& profile : profiles) {
+    absl::StatusOr<bool> exists = ProfileExists(db, profile);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) return ProfileNotFound(profile);
+  }
+  absl::StatusOr<ScopedStatement> clear = db.Cached(kClearContainerProfiles);
+  if (!clear.ok()) return clear.status();
+  if (absl::Status status = (*clear)->Bind(1, name).Run(); !status.ok()) return status;
+  absl::StatusOr<ScopedStatement> insert = db.Cached(kInsertContainerProfile);
+  if (!insert.ok()) return insert.status();
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    (*insert)->Reset();
+    if (absl::Status status = (*insert)
+                                  ->Bind(1, name)
+                                  .Bind(2, static_cast<int64_t>(i))
+                                  .Bind(3, profiles[i])
+                                  .Run();
+        !status.ok()) {
+      if (sqlite::ResultCodeOf(status) == SQLITE_CONSTRAINT_UNIQUE) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "profile ", QuotedName(profiles[i]), " is given twice; name each profile once"));
+      }
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ProfileUsersIn(Database& db, std::string_view name) {
+  absl::StatusOr<ScopedStatement> select = db.Cached(kSelectProfileUsers);
+  if (!select.ok()) return select.status();
+  (*select)->Bind(1, name);
+  std::vector<std::string> users;
+  while (true) {
+    absl::StatusOr<bool> row = (*select)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return users;
+    users.push_back((*select)->ColumnText(0));
+  }
+}
+
+ProfileRecord ReadProfileRow(const sqlite::Statement& row) {
+  ProfileRecord record;
+  record.name = row.ColumnText(0);
+  record.description = row.ColumnText(1);
+  record.revision = row.ColumnInt64(2);
+  record.created_at = FromStoredNanos(row.ColumnInt64(3));
+  record.updated_at = FromStoredNanos(row.ColumnInt64(4));
+  return record;
+}
+
+// The whole profile stored under `name`; nullopt when there is none.
+absl::StatusOr<std::optional<ProfileRecord>> ReadProfile(Database& db, std::string_view name) {
+  ProfileRecord record;
+  {
+    absl::StatusOr<ScopedStatement> select = db.Cached(kSelectProfile);
+    if (!select.ok()) return select.status();
+    absl::StatusOr<bool> row = (*select)->Bind(1, name).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::nullopt;
+    record = ReadProfileRow(**select);
+  }
+  absl::StatusOr<std::map<std::string, std::string>> config =
+      ReadMap(db, kProfileConfigTable, name);
+  if (!config.ok()) return config.status();
+  record.config = *std::move(config);
+  absl::StatusOr<std::map<std::string, Device>> devices =
+      ReadDevices(db, kProfileDevicesTable, name);
+  if (!devices.ok()) return devices.status();
+  record.devices = *std::move(devices);
+  return record;
+}
+
 absl::StatusOr<std::vector<std::string>> ReadArgs(Database& db, std::string_view name) {
   absl::StatusOr<ScopedStatement> select = db.Cached(kSelectArgs);
   if (!select.ok()) return select.status();
@@ -195,6 +393,13 @@ absl::StatusOr<std::optional<ContainerRecord>> ReadRecord(Database& db, std::str
   absl::StatusOr<std::vector<std::string>> args = ReadArgs(db, name);
   if (!args.ok()) return args.status();
   record.source_args = *std::move(args);
+  absl::StatusOr<std::vector<std::string>> profiles = ReadContainerProfiles(db, name);
+  if (!profiles.ok()) return profiles.status();
+  record.profiles = *std::move(profiles);
+  absl::StatusOr<std::map<std::string, Device>> devices =
+      ReadDevices(db, kContainerDevicesTable, name);
+  if (!devices.ok()) return devices.status();
+  record.devices = *std::move(devices);
   return record;
 }
 
@@ -254,6 +459,32 @@ absl::StatusOr<std::vector<ContainerRecord>> ReadAllRecords(Database& db) {
     auto it = index.find((*args)->ColumnText(0));
     if (it == index.end()) continue;
     records[it->second].source_args.push_back((*args)->ColumnText(1));
+  }
+  absl::StatusOr<ScopedStatement> profiles = db.Cached(kSelectAllContainerProfiles);
+  if (!profiles.ok()) return profiles.status();
+  while (true) {
+    absl::StatusOr<bool> row = (*profiles)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto it = index.find((*profiles)->ColumnText(0));
+    if (it == index.end()) continue;
+    records[it->second].profiles.push_back((*profiles)->ColumnText(1));
+  }
+  absl::StatusOr<ScopedStatement> devices = db.Cached(kContainerDevicesTable.select_all);
+  if (!devices.ok()) return devices.status();
+  while (true) {
+    absl::StatusOr<bool> row = (*devices)->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto it = index.find((*devices)->ColumnText(0));
+    if (it == index.end()) continue;
+    Device& device = records[it->second].devices[(*devices)->ColumnText(1)];
+    std::string key = (*devices)->ColumnText(2);
+    if (key == kDeviceTypeKey) {
+      device.type = (*devices)->ColumnText(3);
+    } else {
+      device.options.emplace(std::move(key), (*devices)->ColumnText(3));
+    }
   }
   return records;
 }
@@ -361,6 +592,15 @@ absl::StatusOr<ContainerRecord> SqliteStore::Create(ContainerRecord record) {
         if (absl::Status status = WriteArgs(*db_, record.name, record.source_args); !status.ok()) {
           return status;
         }
+        if (absl::Status status = WriteContainerProfiles(*db_, record.name, record.profiles);
+            !status.ok()) {
+          return status;
+        }
+        if (absl::Status status =
+                WriteDevices(*db_, kContainerDevicesTable, record.name, record.devices);
+            !status.ok()) {
+          return status;
+        }
         if (absl::Status status = transaction.Commit(); !status.ok()) return status;
         return record;
       }),
@@ -411,6 +651,19 @@ absl::StatusOr<ContainerRecord> SqliteStore::Update(std::string_view name, Conta
         }
         if (record.source_args != stored.source_args) {
           if (absl::Status status = WriteArgs(*db_, record.name, record.source_args);
+              !status.ok()) {
+            return status;
+          }
+        }
+        if (record.profiles != stored.profiles) {
+          if (absl::Status status = WriteContainerProfiles(*db_, record.name, record.profiles);
+              !status.ok()) {
+            return status;
+          }
+        }
+        if (record.devices != stored.devices) {
+          if (absl::Status status =
+                  WriteDevices(*db_, kContainerDevicesTable, record.name, record.devices);
               !status.ok()) {
             return status;
           }
@@ -538,6 +791,173 @@ absl::Status SqliteStore::DeleteSnapshot(std::string_view container, std::string
                   }),
                   absl::StrCat("deleting snapshot ", QuotedName(name), " of ",
                                QuotedName(container)));
+}
+
+absl::StatusOr<ProfileRecord> SqliteStore::GetProfile(std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  return Annotate(sqlite::RetryWhileBusy([&]() -> absl::StatusOr<ProfileRecord> {
+                    Transaction transaction(*db_, Transaction::Mode::kDeferred);
+                    if (!transaction.status().ok()) return transaction.status();
+                    absl::StatusOr<std::optional<ProfileRecord>> record = ReadProfile(*db_, name);
+                    if (!record.ok()) return record.status();
+                    if (!record->has_value()) return ProfileNotFound(name);
+                    if (absl::Status status = transaction.Commit(); !status.ok()) return status;
+                    return **std::move(record);
+                  }),
+                  absl::StrCat("reading profile ", QuotedName(name)));
+}
+
+absl::StatusOr<std::vector<ProfileRecord>> SqliteStore::ListProfiles() {
+  absl::MutexLock lock(&mu_);
+  return Annotate(
+      sqlite::RetryWhileBusy([&]() -> absl::StatusOr<std::vector<ProfileRecord>> {
+        Transaction transaction(*db_, Transaction::Mode::kDeferred);
+        if (!transaction.status().ok()) return transaction.status();
+        std::vector<std::string> names;
+        {
+          absl::StatusOr<ScopedStatement> select = db_->Cached(kSelectAllProfiles);
+          if (!select.ok()) return select.status();
+          while (true) {
+            absl::StatusOr<bool> row = (*select)->Step();
+            if (!row.ok()) return row.status();
+            if (!*row) break;
+            names.push_back((*select)->ColumnText(0));
+          }
+        }
+        // Few profiles: one read each is simple and cheap.
+        std::vector<ProfileRecord> records;
+        for (const std::string& name : names) {
+          absl::StatusOr<std::optional<ProfileRecord>> record = ReadProfile(*db_, name);
+          if (!record.ok()) return record.status();
+          if (record->has_value()) records.push_back(**std::move(record));
+        }
+        if (absl::Status status = transaction.Commit(); !status.ok()) return status;
+        return records;
+      }),
+      "listing profiles");
+}
+
+absl::StatusOr<ProfileRecord> SqliteStore::CreateProfile(ProfileRecord record) {
+  if (absl::Status status = CheckStorableProfile(record); !status.ok()) return status;
+  TruncateTimestamps(record);
+  record.revision = 1;
+  absl::MutexLock lock(&mu_);
+  return Annotate(
+      sqlite::RetryWhileBusy([&]() -> absl::StatusOr<ProfileRecord> {
+        Transaction transaction(*db_);
+        if (!transaction.status().ok()) return transaction.status();
+        absl::StatusOr<bool> exists = ProfileExists(*db_, record.name);
+        if (!exists.ok()) return exists.status();
+        if (*exists) return ProfileAlreadyExists(record.name);
+        {
+          absl::StatusOr<ScopedStatement> insert = db_->Cached(kInsertProfile);
+          if (!insert.ok()) return insert.status();
+          (*insert)
+              ->Bind(1, record.name)
+              .Bind(2, record.description)
+              .Bind(3, record.revision)
+              .Bind(4, ToStoredNanos(record.created_at))
+              .Bind(5, ToStoredNanos(record.updated_at));
+          if (absl::Status status = (*insert)->Run(); !status.ok()) return status;
+        }
+        if (absl::Status status = WriteMap(*db_, kProfileConfigTable, record.name, record.config);
+            !status.ok()) {
+          return status;
+        }
+        if (absl::Status status =
+                WriteDevices(*db_, kProfileDevicesTable, record.name, record.devices);
+            !status.ok()) {
+          return status;
+        }
+        if (absl::Status status = transaction.Commit(); !status.ok()) return status;
+        return record;
+      }),
+      absl::StrCat("creating profile ", QuotedName(record.name)));
+}
+
+absl::StatusOr<ProfileRecord> SqliteStore::UpdateProfile(ProfileRecord record,
+                                                         int64_t expected_revision) {
+  if (absl::Status status = CheckStorableProfile(record); !status.ok()) return status;
+  TruncateTimestamps(record);
+  absl::MutexLock lock(&mu_);
+  return Annotate(
+      sqlite::RetryWhileBusy([&]() -> absl::StatusOr<ProfileRecord> {
+        Transaction transaction(*db_);
+        if (!transaction.status().ok()) return transaction.status();
+        absl::StatusOr<std::optional<ProfileRecord>> old = ReadProfile(*db_, record.name);
+        if (!old.ok()) return old.status();
+        if (!old->has_value()) return ProfileNotFound(record.name);
+        const ProfileRecord& stored = **old;
+        if (stored.revision != expected_revision) {
+          return ProfileRevisionMismatch(record.name, expected_revision, stored.revision);
+        }
+        record.revision = stored.revision + 1;
+        record.created_at = stored.created_at;
+        {
+          absl::StatusOr<ScopedStatement> update = db_->Cached(kUpdateProfile);
+          if (!update.ok()) return update.status();
+          (*update)
+              ->Bind(1, record.name)
+              .Bind(2, record.description)
+              .Bind(3, record.revision)
+              .Bind(4, ToStoredNanos(record.updated_at));
+          if (absl::Status status = (*update)->Run(); !status.ok()) return status;
+        }
+        if (record.config != stored.config) {
+          if (absl::Status status =
+                  WriteMap(*db_, kProfileConfigTable, record.name, record.config);
+              !status.ok()) {
+            return status;
+          }
+        }
+        if (record.devices != stored.devices) {
+          if (absl::Status status =
+                  WriteDevices(*db_, kProfileDevicesTable, record.name, record.devices);
+              !status.ok()) {
+            return status;
+          }
+        }
+        if (absl::Status status = transaction.Commit(); !status.ok()) return status;
+        return record;
+      }),
+      absl::StrCat("updating profile ", QuotedName(record.name)));
+}
+
+absl::Status SqliteStore::DeleteProfile(std::string_view name, int64_t expected_revision) {
+  absl::MutexLock lock(&mu_);
+  return Annotate(sqlite::RetryWhileBusy([&]() -> absl::Status {
+                    Transaction transaction(*db_);
+                    if (!transaction.status().ok()) return transaction.status();
+                    absl::StatusOr<std::optional<ProfileRecord>> old = ReadProfile(*db_, name);
+                    if (!old.ok()) return old.status();
+                    if (!old->has_value()) return ProfileNotFound(name);
+                    if ((*old)->revision != expected_revision) {
+                      return ProfileRevisionMismatch(name, expected_revision, (*old)->revision);
+                    }
+                    absl::StatusOr<std::vector<std::string>> users = ProfileUsersIn(*db_, name);
+                    if (!users.ok()) return users.status();
+                    if (!users->empty()) return ProfileInUse(name, *users);
+                    absl::StatusOr<ScopedStatement> remove = db_->Cached(kDeleteProfile);
+                    if (!remove.ok()) return remove.status();
+                    if (absl::Status status = (*remove)->Bind(1, name).Run(); !status.ok()) {
+                      return status;
+                    }
+                    return transaction.Commit();
+                  }),
+                  absl::StrCat("deleting profile ", QuotedName(name)));
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::ProfileUsers(std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  return Annotate(sqlite::RetryWhileBusy([&]() -> absl::StatusOr<std::vector<std::string>> {
+                    Transaction transaction(*db_, Transaction::Mode::kDeferred);
+                    if (!transaction.status().ok()) return transaction.status();
+                    absl::StatusOr<std::vector<std::string>> users = ProfileUsersIn(*db_, name);
+                    if (!users.ok()) return users.status();
+                    if (absl::Status status = transaction.Commit(); !status.ok()) return status;
+                    return users;
+                  }),
+                  absl::StrCat("listing the users of profile ", QuotedName(name)));
 }
 
 absl::StatusOr<std::string> SqliteStore::PragmaForTesting(std::string_view name) {

@@ -24,7 +24,8 @@ BERTHD = os.path.join(BIN_DIR, "berthd")
 def generate_stubs(out_dir):
     """Compiles berth's proto and the probe protos to Python, as a third-party client would."""
     protos = [os.path.join(SOURCE_DIR, "proto/berth/v1", f)
-              for f in ("containers.proto", "events.proto", "lifecycle.proto", "system.proto")]
+              for f in ("containers.proto", "events.proto", "lifecycle.proto", "profiles.proto",
+                        "system.proto")]
     probes = [os.path.join(SOURCE_DIR, "tests/system/proto", f)
               for f in ("grpc_probe.proto", "reflection_probe.proto")]
     subprocess.run(["protoc", "-I", os.path.join(SOURCE_DIR, "proto"), "--python_out", out_dir]

@@ -9,6 +9,7 @@ add_executable(core_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/core/event_feed_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/files_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/snapshots_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/core/profiles_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/supervisor_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/journal_format_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/core/watchdog_test.cc)

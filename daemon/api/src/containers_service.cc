@@ -86,6 +86,8 @@ grpc::ServerUnaryReactor* ContainersService::CreateContainer(
                               request->source().template_().args().end());
   params.config = ToMap(request->config());
   params.labels = ToMap(request->labels());
+  params.profiles.assign(request->profiles().begin(), request->profiles().end());
+  params.devices = FromProto(request->devices());
   params.start = request->start();
   std::string image = request->source().image().image();
   return FinishOnExecutor(

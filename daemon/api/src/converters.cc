@@ -67,6 +67,34 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
 }
 }  // namespace
 
+void ToProto(const storage::Device& device, berth::v1::Device* out) {
+  out->set_type(device.type);
+  out->mutable_options()->insert(device.options.begin(), device.options.end());
+}
+
+std::map<std::string, storage::Device> FromProto(
+    const google::protobuf::Map<std::string, berth::v1::Device>& devices) {
+  std::map<std::string, storage::Device> out;
+  for (const auto& [name, device] : devices) {
+    storage::Device& d = out[name];
+    d.type = device.type();
+    d.options.insert(device.options().begin(), device.options().end());
+  }
+  return out;
+}
+
+void ToProto(const storage::ProfileRecord& profile, berth::v1::Profile* out) {
+  out->set_name(profile.name);
+  out->set_description(profile.description);
+  out->mutable_config()->insert(profile.config.begin(), profile.config.end());
+  for (const auto& [name, device] : profile.devices) {
+    ToProto(device, &(*out->mutable_devices())[name]);
+  }
+  out->set_revision(profile.revision);
+  *out->mutable_created_at() = ToTimestamp(profile.created_at);
+  *out->mutable_updated_at() = ToTimestamp(profile.updated_at);
+}
+
 void ToProto(const core::ContainerView& view, berth::v1::Container* out) {
   const auto& d = view.definition;
   out->set_name(d.name);
@@ -79,6 +107,8 @@ void ToProto(const core::ContainerView& view, berth::v1::Container* out) {
   }
   out->mutable_config()->insert(d.config.begin(), d.config.end());
   out->mutable_labels()->insert(d.labels.begin(), d.labels.end());
+  for (const std::string& p : d.profiles) out->add_profiles(p);
+  for (const auto& [name, device] : d.devices) ToProto(device, &(*out->mutable_devices())[name]);
   out->set_revision(d.revision);
   *out->mutable_created_at() = ToTimestamp(d.created_at);
   *out->mutable_updated_at() = ToTimestamp(d.updated_at);

@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   server->console_ = std::make_unique<ConsoleService>(deps);
   server->snapshots_ = std::make_unique<SnapshotsService>(deps);
   server->images_ = std::make_unique<ImagesService>(deps);
+  server->profiles_ = std::make_unique<ProfilesService>(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -44,6 +45,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Options& options,
   builder.RegisterService(server->console_.get());
   builder.RegisterService(server->snapshots_.get());
   builder.RegisterService(server->images_.get());
+  builder.RegisterService(server->profiles_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);

@@ -208,6 +208,11 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
   }
   if (auto s = ValidateLabels(params.labels); !s.ok()) return s;
   if (auto s = ValidateConfig(params.config); !s.ok()) return s;
+  const std::vector<std::string> profiles =
+      params.profiles.empty() ? std::vector<std::string>{std::string(storage::kDefaultProfile)}
+                              : params.profiles;
+  if (auto s = ValidateProfileList(profiles); !s.ok()) return s;
+  if (auto s = ValidateDevices(params.devices); !s.ok()) return s;
 
   auto guard = locks_.Lock(params.name);
   if (driver_->Inspect(params.name).ok()) {
@@ -223,6 +228,14 @@ absl::StatusOr<ContainerView> ContainerManager::Create(const CreateParams& param
   if (!from_image) record.source_args = params.template_args;
   record.config = params.config;
   record.labels = params.labels;
+  record.profiles = profiles;
+  record.devices = params.devices;
+  // The profiles must exist and the merged config pass before anything is made.
+  if (auto expanded = Expand(*store_, record); !expanded.ok()) {
+    return expanded.status();
+  } else if (auto s = ValidateConfig(expanded->config); !s.ok()) {
+    return Annotate(s, absl::StrCat("with its profiles, the config of ", Q(params.name)));
+  }
   record.phase = Phase::kCreating;
   record.created_at = record.updated_at = clock_->Now();
   auto stored = store_->Create(record);
@@ -315,7 +328,10 @@ absl::StatusOr<ContainerView> ContainerManager::UpdateLabels(
 absl::Status ContainerManager::StartWithConfig(const std::string& name) {
   auto record = store_->Get(name);
   if (!record.ok()) return record.status();
-  auto settings = SettingsFromConfig(record->config);
+  auto expanded = Expand(*store_, *record);
+  if (!expanded.ok()) return expanded.status();
+  auto settings = SettingsForStart(name, *expanded);
+  if (absl::IsFailedPrecondition(settings.status())) return settings.status();
   if (!settings.ok()) {
     // Stored before this berthd's rules (or on a host with fewer CPUs): say what to change.
     return absl::FailedPreconditionError(absl::StrCat(
@@ -359,49 +375,9 @@ absl::StatusOr<ConfigUpdate> ContainerManager::UpdateConfig(
   }
   std::sort(changed.begin(), changed.end());
   if (changed.empty()) return ConfigUpdate{ViewOf(*std::move(record), /*with_live=*/true), {}};
-
-  auto after = SettingsFromConfig(config);
-  if (!after.ok()) return after.status();
-  ConfigUpdate update;
-  auto live = driver_->Inspect(name);
-  const bool running = live.ok() && IsRunningLike(live->state);
-  if (running) {
-    // The old config may no longer pass (e.g. the host lost CPUs): then every limit counts as
-    // changed, which is what a start would do.
-    auto before = SettingsFromConfig(record->config);
-    if (auto s =
-            driver_->ApplyLive(name, before.ok() ? *before : runtime::ContainerSettings{}, *after);
-        !s.ok()) {
-      return Annotate(s, absl::StrCat("config of ", Q(name), " unchanged"));
-    }
-    std::vector<std::string> later;
-    for (const std::string& key : changed) {
-      const ConfigKeySpec* spec = FindConfigKey(key);
-      if (spec != nullptr && !spec->live) later.push_back(key);
-    }
-    if (!later.empty()) {
-      update.notices.push_back(
-          absl::StrCat(absl::StrJoin(later, ", "), later.size() == 1 ? " takes" : " take",
-                       " effect when the container next starts (berth restart ", name, ")"));
-    }
-  }
   ContainerRecord updated = *record;
   updated.config = std::move(config);
-  updated.updated_at = clock_->Now();
-  auto stored = store_->Update(name, updated, record->revision);
-  if (!stored.ok()) {
-    if (running) {
-      // Keep the container as its stored definition says.
-      auto before = SettingsFromConfig(record->config);
-      if (before.ok()) (void)driver_->ApplyLive(name, *after, *before);
-    }
-    return stored.status();
-  }
-  Publish(EventType::kConfigChanged, name, live.ok() ? std::optional(live->state) : std::nullopt,
-          absl::StrJoin(changed, ","));
-  Log()->info("Changed config of \"{}\": {}", name, absl::StrJoin(changed, ", "));
-  update.view = ViewOf(*std::move(stored), /*with_live=*/true);
-  return update;
+  return StoreDefinition(*record, std::move(updated), absl::StrJoin(changed, ","));
 }
 
 absl::StatusOr<ContainerView> ContainerManager::Rename(const std::string& name,

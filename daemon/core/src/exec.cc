@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "berth/core/container_manager.h"
+#include "berth/core/profiles.h"
 #include "berth/core/validation.h"
 
 namespace berth::core {
@@ -103,7 +104,7 @@ absl::StatusOr<std::unique_ptr<runtime::ExecProcess>> ContainerManager::Exec(
     // The container's environment.* keys, as its init has them (from the stored config, so a
     // change reaches exec at once), then the caller's own.
     constexpr absl::string_view kEnvPrefix = "environment.";
-    for (const auto& [key, value] : record->config) {
+    for (const auto& [key, value] : ExpandedConfigOrOwn(*store_, *record)) {
       if (absl::StartsWith(key, kEnvPrefix)) env[key.substr(kEnvPrefix.size())] = value;
     }
     for (const auto& [key, value] : params.env) env[key] = value;

@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "berth/core/logging.h"
+#include "berth/core/profiles.h"
 
 namespace berth::core {
 namespace {
@@ -148,7 +149,7 @@ void Supervisor::OnEvent(const Event& event) {
 void Supervisor::HandleExit(const std::string& name, std::optional<int> exit_code) {
   auto record = store_->Get(name);
   if (!record.ok()) return;  // Deleted meanwhile.
-  const SupervisionSettings settings = SupervisionFromConfig(record->config);
+  const SupervisionSettings settings = SupervisionFromConfig(ExpandedConfigOrOwn(*store_, *record));
   if (settings.restart_policy == RestartPolicy::kNever) return;
   if (settings.restart_policy == RestartPolicy::kOnFailure && exit_code && *exit_code == 0) {
     Log()->info("Container \"{}\" exited cleanly; restart.policy on-failure leaves it stopped",
@@ -236,7 +237,7 @@ void Supervisor::RestartNow(const std::string& name, uint64_t generation) {
   }
   auto record = store_->Get(name);
   if (!record.ok()) return;
-  Schedule(name, SupervisionFromConfig(record->config),
+  Schedule(name, SupervisionFromConfig(ExpandedConfigOrOwn(*store_, *record)),
            absl::StrCat("the restart failed: ", started.status().message()));
 }
 
@@ -268,7 +269,7 @@ void Supervisor::Autostart(Task done) {
     std::vector<std::pair<int, std::string>> order;  // (-priority, name): sorts as wanted
     for (const auto& record : *records) {
       if (record.phase != storage::Phase::kReady) continue;
-      const SupervisionSettings s = SupervisionFromConfig(record.config);
+      const SupervisionSettings s = SupervisionFromConfig(ExpandedConfigOrOwn(*store_, record));
       if (s.autostart) order.emplace_back(-s.autostart_priority, record.name);
     }
     std::sort(order.begin(), order.end());
@@ -301,7 +302,7 @@ void Supervisor::AutostartStep(std::vector<std::string> names, size_t index, Tas
     Log()->error("Cannot autostart container \"{}\": {}", name,
                  std::string(started.status().message()));
   } else {
-    delay = SupervisionFromConfig(view->definition.config).autostart_delay;
+    delay = SupervisionFromConfig(ExpandedConfigOrOwn(*store_, view->definition)).autostart_delay;
     Log()->info("Autostarted container \"{}\"{}", name,
                 delay > absl::ZeroDuration() ? absl::StrCat("; next in ", Seconds(delay)) : "");
   }
@@ -339,7 +340,7 @@ int Supervisor::StopAll() {
   std::map<int, std::vector<std::pair<std::string, absl::Duration>>> groups;
   for (const auto& view : *views) {
     if (!view.live || view.live->state == LiveState::kStopped) continue;
-    const SupervisionSettings s = SupervisionFromConfig(view.definition.config);
+    const SupervisionSettings s = SupervisionFromConfig(ExpandedConfigOrOwn(*store_, view.definition));
     groups[s.autostart_priority].emplace_back(view.definition.name, s.stop_timeout);
   }
   std::atomic<int> stopped{0};

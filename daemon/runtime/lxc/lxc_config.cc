@@ -1,5 +1,7 @@
 #include "lxc/lxc_config.h"
 
+#include <sys/stat.h>
+
 #include <array>
 
 #include "absl/status/status.h"
@@ -277,6 +279,21 @@ absl::StatusOr<std::vector<ConfigEntry>> SettingsEntries(const ContainerSettings
   for (const auto& [key, value] : settings.raw_lxc) {
     if (absl::Status s = CheckRawLxcEntry(key, value); !s.ok()) return s;
     entries.push_back({key, value});
+  }
+  // Disk devices. The target is relative to the rootfs (liblxc mounts it under the container's
+  // root, refusing symlinks that lead out); create=dir/file makes a missing mount point, matching
+  // what the source is (the driver looks just before it writes; "dir" when it cannot tell).
+  for (const BindMount& mount : settings.mounts) {
+    if (absl::Status s = CheckMountPath("mount source", mount.source); !s.ok()) return s;
+    if (absl::Status s = CheckMountPath("mount path", mount.path); !s.ok()) return s;
+    struct stat st {};
+    const bool is_file = ::stat(mount.source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+    std::string_view target(mount.path);
+    while (!target.empty() && target.front() == '/') target.remove_prefix(1);
+    entries.push_back(
+        {"lxc.mount.entry",
+         absl::StrCat(mount.source, " ", ToAbsl(target), " none bind,",
+                      is_file ? "create=file" : "create=dir", mount.readonly ? ",ro" : "", " 0 0")});
   }
   for (const ConfigEntry& entry : entries) {
     if (absl::Status s = CheckEntry(entry); !s.ok()) return s;

@@ -360,6 +360,16 @@ absl::Status LxcDriver::Start(std::string_view name_view, const ContainerSetting
     if (!state.ok()) return state.status();
     if (*state != LiveState::kStopped) return WrongState(name, *state, "STOPPED");
   }
+  // A disk device's source must be there now: liblxc would fail the start with a less clear
+  // message (or create=dir would not apply to the host side).
+  for (const BindMount& mount : settings.mounts) {
+    struct stat st {};
+    if (::stat(mount.source.c_str(), &st) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the source ", Quoted(mount.source), " of the mount at ", Quoted(mount.path), " of ",
+          Quoted(name), " does not exist on the host; create it or remove the device"));
+    }
+  }
   if (absl::Status s = WriteSettings(name, settings); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("Cannot write the settings of ", Quoted(name),
                                                " into its LXC config: ", s.message()));

@@ -191,8 +191,8 @@ TEST(ListOutputTest, JsonParsesBack) {
   std::vector<std::string> keys;
   const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(text);
   for (const auto& [key, value] : ordered[0].items()) keys.push_back(key);
-  EXPECT_THAT(keys, ElementsAre("name", "source", "config", "labels", "revision", "created_at",
-                                "updated_at", "status"));
+  EXPECT_THAT(keys, ElementsAre("name", "source", "config", "labels", "profiles", "devices",
+                                "revision", "created_at", "updated_at", "status"));
   EXPECT_EQ(web["name"], "web");
   EXPECT_EQ(web["source"]["template"]["name"], "busybox");
   EXPECT_EQ(web["source"]["template"]["args"], nlohmann::json({"--flavor", "tiny"}));
@@ -280,6 +280,8 @@ TEST(InfoOutputTest, Table) {
             "Labels:     app=web\n"
             "            tier=front\n"
             "Config:     limits.memory=256M\n"
+            "Profiles:   -\n"
+            "Devices:    -\n"
             "Created:    2026-11-26 17:50:00\n"
             "Updated:    2026-11-27 09:05:09\n");
 }
@@ -312,6 +314,8 @@ TEST(InfoOutputTest, TableOfStoppedContainer) {
             "Revision:   1\n"
             "Labels:     note=say \"hi\", bye\n"
             "Config:     -\n"
+            "Profiles:   -\n"
+            "Devices:    -\n"
             "Created:    2026-11-27 09:05:09\n"
             "Updated:    2026-11-27 09:05:09\n");
 }

@@ -102,6 +102,30 @@ TEST(SettingsEntries, NothingSetIsNoLines) {
   EXPECT_TRUE(entries->empty());
 }
 
+TEST(SettingsEntries, DiskDevicesAreBindMountEntries) {
+  ContainerSettings s;
+  s.mounts = {{.source = "/tmp", .path = "/data", .readonly = false},
+              {.source = "/etc/hostname", .path = "/srv/name", .readonly = true}};
+  auto entries = SettingsEntries(s, ParseCgroupLayout(kV2Self, false));
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  EXPECT_EQ(Lines(*entries), (std::vector<std::string>{
+                                 "lxc.mount.entry = /tmp data none bind,create=dir 0 0",
+                                 "lxc.mount.entry = /etc/hostname srv/name none "
+                                 "bind,create=file,ro 0 0",
+                             }));
+  for (const char* bad : {"relative", "/a/../b", "/a b", "/a\nlxc.hook.start = x", "/a//b",
+                          "/./a"}) {
+    s.mounts = {{.source = "/tmp", .path = bad, .readonly = false}};
+    EXPECT_EQ(SettingsEntries(s, ParseCgroupLayout(kV2Self, false)).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+    s.mounts = {{.source = bad, .path = "/data", .readonly = false}};
+    EXPECT_EQ(SettingsEntries(s, ParseCgroupLayout(kV2Self, false)).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 TEST(SettingsEntries, RefusesWhatCouldInjectLines) {
   const CgroupLayout layout = ParseCgroupLayout(kHybridSelf, true);
   ContainerSettings s;

@@ -34,7 +34,7 @@ using ::testing::Key;
 
 // The number of migrations tested below. Adding a migration to schema.cc without its test fails
 // EveryMigrationHasATest.
-constexpr size_t kTestedMigrations = 4;
+constexpr size_t kTestedMigrations = 5;
 
 // ---- Helpers ----
 
@@ -289,6 +289,49 @@ TEST_F(MigrationsTest, Migration4AddsImagesAndKeepsContainers) {
                      "SELECT (SELECT count(*) FROM image_metadata) + "
                      "(SELECT count(*) FROM image_aliases)"),
             0);
+}
+
+// ---- Migration 5 ----
+
+TEST_F(MigrationsTest, Migration5AddsProfilesAndGivesEveryContainerTheDefaultProfile) {
+  SeedOneContainer(path_);
+  {
+    ASSERT_OK_AND_ASSIGN(sqlite::Database v4, MigrateTo(path_, 4));
+    ASSERT_OK(v4.Exec("INSERT INTO containers VALUES ('db', 'template', 'busybox', 0, '', 1, 0, 0)"));
+  }
+  ASSERT_OK_AND_ASSIGN(sqlite::Database db, MigrateTo(path_, 5));
+  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 5);
+  // The default profile exists, empty; both existing containers use it and nothing else.
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM profiles WHERE name = 'default' AND revision = 1"),
+            1);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM profile_config"), 0);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM container_profiles WHERE profile_name = 'default' "
+                         "AND position = 0"),
+            2);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM container_profiles"), 2);
+  EXPECT_EQ(QueryInt(db, "SELECT revision FROM containers WHERE name = 'web'"), 3);
+  // A profile in use cannot be deleted (RESTRICT); deleting a container takes its rows along.
+  EXPECT_THAT(db.Exec("DELETE FROM profiles WHERE name = 'default'"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("FOREIGN KEY constraint failed")));
+  ASSERT_OK(db.Exec("INSERT INTO container_devices VALUES ('web', 'data', 'type', 'disk')"));
+  ASSERT_OK(db.Exec("INSERT INTO profiles VALUES ('small', '', 1, 0, 0)"));
+  ASSERT_OK(db.Exec("INSERT INTO profile_config VALUES ('small', 'limits.cpu', '1')"));
+  ASSERT_OK(db.Exec("INSERT INTO profile_devices VALUES ('small', 'd', 'type', 'disk')"));
+  EXPECT_THAT(db.Exec("INSERT INTO container_profiles VALUES ('web', 1, 'missing')"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("FOREIGN KEY constraint failed")));
+  EXPECT_THAT(db.Exec("INSERT INTO container_profiles VALUES ('web', 1, 'default')"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("UNIQUE constraint failed")));
+  EXPECT_THAT(db.Exec("INSERT INTO profiles VALUES ('x', '', 'one', 0, 0)"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("cannot store TEXT value")));
+  ASSERT_OK(db.Exec("DELETE FROM containers WHERE name = 'web'"));
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM container_devices"), 0);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM container_profiles"), 1);
+  ASSERT_OK(db.Exec("DELETE FROM profiles WHERE name = 'small'"));
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM profile_config") +
+                QueryInt(db, "SELECT count(*) FROM profile_devices"),
+            0);
+  struct stat st;
+  EXPECT_EQ(stat((path_ + ".bak-v4").c_str(), &st), 0);
 }
 
 TEST_F(MigrationsTest, ACopyAtTheOldVersionIsTakenBeforeMigrating) {

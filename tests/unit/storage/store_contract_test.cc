@@ -25,6 +25,7 @@
 namespace berth::storage {
 namespace {
 
+using ::berth::storage::testing::IsOkAndHolds;
 using ::berth::storage::testing::StatusIs;
 using ::berth::storage::testing::TempDir;
 using ::testing::ElementsAre;
@@ -577,6 +578,102 @@ TYPED_TEST(ContainerStoreContractTest, SnapshotsFollowRenameAndGoWithDelete) {
   ASSERT_OK(this->store().Create(MakeRecord("web2")));
   ASSERT_OK_AND_ASSIGN(std::vector<SnapshotRecord> none, this->store().ListSnapshots("web2"));
   EXPECT_THAT(none, IsEmpty());
+}
+
+// ---- Profiles and devices ----
+
+ProfileRecord MakeProfile(std::string name) {
+  ProfileRecord profile;
+  profile.name = std::move(name);
+  profile.description = "small box";
+  profile.config = {{"limits.cpu", "1"}};
+  profile.devices = {{"data", Device{"disk", {{"source", "/srv"}, {"path", "/data"}}}}};
+  profile.created_at = absl::FromUnixNanos(kCreatedNs);
+  profile.updated_at = absl::FromUnixNanos(kCreatedNs);
+  return profile;
+}
+
+TYPED_TEST(ContainerStoreContractTest, TheDefaultProfileIsThereFromTheStart) {
+  ASSERT_OK_AND_ASSIGN(ProfileRecord profile, this->store().GetProfile(kDefaultProfile));
+  EXPECT_EQ(profile.revision, 1);
+  EXPECT_TRUE(profile.config.empty());
+  EXPECT_TRUE(profile.devices.empty());
+}
+
+TYPED_TEST(ContainerStoreContractTest, ProfilesAndDevicesRoundTripInOrder) {
+  ASSERT_OK(this->store().CreateProfile(MakeProfile("small")).status());
+  EXPECT_THAT(this->store().CreateProfile(MakeProfile("small")),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("\"small\"")));
+  ContainerRecord record = MakeRecord("web");
+  record.profiles = {"small", "default"};
+  record.devices = {{"eth1", Device{"nic", {{"network", "br0"}}}},
+                    {"data", Device{"disk", {{"source", "/a"}, {"path", "/b"}}}}};
+  ASSERT_OK(this->store().Create(record).status());
+  ASSERT_OK_AND_ASSIGN(ContainerRecord got, this->store().Get("web"));
+  EXPECT_EQ(got, AsCreated(record));
+  ASSERT_OK_AND_ASSIGN(std::vector<ContainerRecord> all, this->store().List());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0], AsCreated(record));
+  ASSERT_OK_AND_ASSIGN(ProfileRecord profile, this->store().GetProfile("small"));
+  ProfileRecord expected = MakeProfile("small");
+  expected.revision = 1;
+  EXPECT_EQ(profile, expected);
+  EXPECT_THAT(this->store().ProfileUsers("small"), IsOkAndHolds(ElementsAre("web")));
+
+  // A rename carries the profiles and devices along.
+  ContainerRecord renamed = got;
+  renamed.name = "web2";
+  renamed.devices.erase("eth1");
+  ASSERT_OK(this->store().Update("web", renamed, got.revision).status());
+  ASSERT_OK_AND_ASSIGN(ContainerRecord after, this->store().Get("web2"));
+  EXPECT_EQ(after.profiles, record.profiles);
+  EXPECT_EQ(after.devices.size(), 1u);
+  EXPECT_THAT(this->store().ProfileUsers("small"), IsOkAndHolds(ElementsAre("web2")));
+}
+
+TYPED_TEST(ContainerStoreContractTest, AnUnknownOrRepeatedProfileIsRefused) {
+  ContainerRecord record = MakeRecord("web");
+  record.profiles = {"default", "nope"};
+  EXPECT_THAT(this->store().Create(record),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"nope\"")));
+  EXPECT_THAT(this->store().Get("web"), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  record.profiles = {"default"};
+  ASSERT_OK_AND_ASSIGN(ContainerRecord created, this->store().Create(record));
+  ContainerRecord updated = created;
+  updated.profiles = {"default", "default"};
+  EXPECT_THAT(this->store().Update("web", updated, created.revision),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
+  updated.profiles = {"missing"};
+  EXPECT_THAT(this->store().Update("web", updated, created.revision),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(this->store().Get("web"), IsOkAndHolds(created));
+}
+
+TYPED_TEST(ContainerStoreContractTest, ProfileUpdatesCompareAndSwapAndDeleteRefusesUsedOnes) {
+  ASSERT_OK_AND_ASSIGN(ProfileRecord created, this->store().CreateProfile(MakeProfile("small")));
+  ProfileRecord changed = created;
+  changed.config["limits.memory"] = "1GiB";
+  changed.devices.clear();
+  ASSERT_OK_AND_ASSIGN(ProfileRecord stored, this->store().UpdateProfile(changed, 1));
+  EXPECT_EQ(stored.revision, 2);
+  EXPECT_THAT(this->store().UpdateProfile(changed, 1),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("revision 2")));
+  EXPECT_THAT(this->store().GetProfile("small"), IsOkAndHolds(stored));
+
+  ContainerRecord record = MakeRecord("web");
+  record.profiles = {"small"};
+  ASSERT_OK(this->store().Create(record).status());
+  EXPECT_THAT(this->store().DeleteProfile("small", 2),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("\"web\"")));
+  EXPECT_THAT(this->store().DeleteProfile("small", 1),
+              StatusIs(absl::StatusCode::kAborted, ::testing::_));
+  ASSERT_OK(this->store().Delete("web", 1));
+  ASSERT_OK(this->store().DeleteProfile("small", 2));
+  EXPECT_THAT(this->store().GetProfile("small"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  ASSERT_OK_AND_ASSIGN(std::vector<ProfileRecord> profiles, this->store().ListProfiles());
+  ASSERT_EQ(profiles.size(), 1u);
+  EXPECT_EQ(profiles[0].name, "default");
 }
 
 }  // namespace

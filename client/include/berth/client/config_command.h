@@ -28,6 +28,10 @@ std::string ConfigToYaml(const std::map<std::string, std::string>& config);
 std::optional<std::map<std::string, std::string>> ConfigFromYaml(const std::string& text,
                                                                  std::string* error);
 
+// Runs the user's editor ($VISUAL, else $EDITOR, else vi) on `path` and waits for it; false when
+// it could not run or failed.
+bool RunEditor(const std::string& path);
+
 // What to send to turn `before` into `after`: keys to set (new or changed) and keys to unset.
 struct ConfigChange {
   std::map<std::string, std::string> set;

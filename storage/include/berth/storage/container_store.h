@@ -21,6 +21,32 @@ enum class Phase : int {
   kRenaming = 3,  // Row already carries the new name; phase_detail holds the old one.
 };
 
+// A device of a container or profile: its type ("disk", "nic", "proxy") and options (e.g. disk:
+// source, path, readonly). The store keeps them as given; the core checks them against the type.
+struct Device {
+  std::string type;
+  std::map<std::string, std::string> options;
+
+  friend bool operator==(const Device&, const Device&) = default;
+};
+
+// A named set of config keys and devices that containers use, merged in order below their own.
+struct ProfileRecord {
+  std::string name;
+  std::string description;
+  std::map<std::string, std::string> config;
+  std::map<std::string, Device> devices;
+  // Set by the store: 1 on create, +1 on every update.
+  int64_t revision = 0;
+  absl::Time created_at = absl::UnixEpoch();
+  absl::Time updated_at = absl::UnixEpoch();
+
+  friend bool operator==(const ProfileRecord&, const ProfileRecord&) = default;
+};
+
+// The profile every store has from its start (made by the migration); it cannot be deleted.
+inline constexpr std::string_view kDefaultProfile = "default";
+
 // A container's stored definition. Live state (running, pid...) is never stored.
 struct ContainerRecord {
   std::string name;
@@ -29,6 +55,11 @@ struct ContainerRecord {
   std::vector<std::string> source_args;
   std::map<std::string, std::string> config;
   std::map<std::string, std::string> labels;
+  // The profiles whose config and devices apply below the container's own, in order (each must
+  // exist: NOT_FOUND otherwise).
+  std::vector<std::string> profiles;
+  // The container's own devices by name.
+  std::map<std::string, Device> devices;
   Phase phase = Phase::kReady;
   std::string phase_detail;
   // Set by the store: 1 on create, +1 on every update.
@@ -95,6 +126,24 @@ class ContainerStore {
   virtual absl::StatusOr<SnapshotRecord> GetSnapshot(std::string_view container,
                                                      std::string_view name) = 0;
   virtual absl::Status DeleteSnapshot(std::string_view container, std::string_view name) = 0;
+  // ---- Profiles. Create and Update of a container refuse a profile that does not exist
+  // (NOT_FOUND "profile "x" not found"). ----
+
+  // NOT_FOUND when there is no profile of that name.
+  virtual absl::StatusOr<ProfileRecord> GetProfile(std::string_view name) = 0;
+  // Every profile, ordered by name ("default" is always there).
+  virtual absl::StatusOr<std::vector<ProfileRecord>> ListProfiles() = 0;
+  // Stores a new profile with revision 1. ALREADY_EXISTS when the name is taken.
+  virtual absl::StatusOr<ProfileRecord> CreateProfile(ProfileRecord record) = 0;
+  // Replaces the profile (its name stays) if the stored revision is `expected_revision`; returns
+  // it as stored, revision + 1. NOT_FOUND, ABORTED on a revision mismatch.
+  virtual absl::StatusOr<ProfileRecord> UpdateProfile(ProfileRecord record,
+                                                      int64_t expected_revision) = 0;
+  // Removes the profile if its revision is `expected_revision` and no container uses it.
+  // NOT_FOUND, ABORTED, FAILED_PRECONDITION naming the containers that use it.
+  virtual absl::Status DeleteProfile(std::string_view name, int64_t expected_revision) = 0;
+  // The containers that use the profile, ordered by name (empty for an unknown profile).
+  virtual absl::StatusOr<std::vector<std::string>> ProfileUsers(std::string_view name) = 0;
 };
 
 }  // namespace berth::storage

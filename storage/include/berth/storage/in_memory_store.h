@@ -22,7 +22,8 @@ namespace berth::storage {
 // survives the object. Never blocks on I/O; every method is thread-safe.
 class InMemoryStore final : public ContainerStore {
  public:
-  InMemoryStore() = default;
+  // Starts with the empty "default" profile, as a migrated database does.
+  InMemoryStore();
   InMemoryStore(const InMemoryStore&) = delete;
   InMemoryStore& operator=(const InMemoryStore&) = delete;
 
@@ -37,6 +38,13 @@ class InMemoryStore final : public ContainerStore {
   absl::StatusOr<SnapshotRecord> GetSnapshot(std::string_view container,
                                              std::string_view name) override;
   absl::Status DeleteSnapshot(std::string_view container, std::string_view name) override;
+  absl::StatusOr<ProfileRecord> GetProfile(std::string_view name) override;
+  absl::StatusOr<std::vector<ProfileRecord>> ListProfiles() override;
+  absl::StatusOr<ProfileRecord> CreateProfile(ProfileRecord record) override;
+  absl::StatusOr<ProfileRecord> UpdateProfile(ProfileRecord record,
+                                              int64_t expected_revision) override;
+  absl::Status DeleteProfile(std::string_view name, int64_t expected_revision) override;
+  absl::StatusOr<std::vector<std::string>> ProfileUsers(std::string_view name) override;
 
  private:
   absl::Mutex mu_;
@@ -44,6 +52,12 @@ class InMemoryStore final : public ContainerStore {
   std::map<std::string, ContainerRecord, std::less<>> records_ ABSL_GUARDED_BY(mu_);
   // Snapshots by (container, snapshot name). Guarded by mu_.
   std::map<std::pair<std::string, std::string>, SnapshotRecord> snapshots_ ABSL_GUARDED_BY(mu_);
+  // Every profile by name. Guarded by mu_.
+  std::map<std::string, ProfileRecord, std::less<>> profiles_ ABSL_GUARDED_BY(mu_);
+
+  // OK when every profile of `record` exists once; the errors SqliteStore gives otherwise.
+  absl::Status CheckProfilesLocked(const ContainerRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::string> UsersLocked(std::string_view profile) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace berth::storage

@@ -61,6 +61,13 @@ class SqliteStore final : public ContainerStore {
   absl::StatusOr<SnapshotRecord> GetSnapshot(std::string_view container,
                                              std::string_view name) override;
   absl::Status DeleteSnapshot(std::string_view container, std::string_view name) override;
+  absl::StatusOr<ProfileRecord> GetProfile(std::string_view name) override;
+  absl::StatusOr<std::vector<ProfileRecord>> ListProfiles() override;
+  absl::StatusOr<ProfileRecord> CreateProfile(ProfileRecord record) override;
+  absl::StatusOr<ProfileRecord> UpdateProfile(ProfileRecord record,
+                                              int64_t expected_revision) override;
+  absl::Status DeleteProfile(std::string_view name, int64_t expected_revision) override;
+  absl::StatusOr<std::vector<std::string>> ProfileUsers(std::string_view name) override;
 
   const std::string& path() const { return path_; }
 

@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "berth/api/events_service.h"
 #include "berth/api/console_service.h"
+#include "berth/api/profiles_service.h"
 #include "berth/api/exec_service.h"
 #include "berth/api/files_service.h"
 #include "berth/api/images_service.h"
@@ -60,6 +61,7 @@ class Server {
   std::unique_ptr<ConsoleService> console_;
   std::unique_ptr<SnapshotsService> snapshots_;
   std::unique_ptr<ImagesService> images_;
+  std::unique_ptr<ProfilesService> profiles_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -18,6 +18,7 @@
 #include "berth/core/event_bus.h"
 #include "berth/core/files.h"
 #include "berth/core/keyed_mutex.h"
+#include "berth/core/profiles.h"
 #include "berth/runtime/runtime_driver.h"
 #include "berth/storage/container_store.h"
 
@@ -36,12 +37,30 @@ struct CreateParams {
   std::vector<std::string> template_args;
   std::map<std::string, std::string> config;
   std::map<std::string, std::string> labels;
+  // Empty: the "default" profile.
+  std::vector<std::string> profiles;
+  std::map<std::string, storage::Device> devices;
   bool start = false;
   // From an image instead of a template (see ImageManager::WithImage): its fingerprint, shared
   // root filesystem and LXC entries. Empty fingerprint: from the template.
   std::string image_fingerprint = {};
   std::string image_rootfs = {};
   std::vector<std::pair<std::string, std::string>> image_lxc_entries = {};
+};
+
+// A change to a profile (ContainerManager::UpdateProfile). Removals apply before additions, so a
+// device can be replaced by removing and adding it in one change.
+struct ProfileChange {
+  std::optional<std::string> description;
+  std::map<std::string, std::string> set;
+  std::vector<std::string> unset;
+  std::map<std::string, storage::Device> add_devices;
+  std::vector<std::string> remove_devices;
+};
+
+struct ProfileUpdate {
+  storage::ProfileRecord profile;
+  std::vector<std::string> notices;
 };
 
 // The outcome of UpdateConfig: the container as stored now, and notices for the user (e.g. which
@@ -130,6 +149,38 @@ class ContainerManager {
                                             const std::map<std::string, std::string>& set,
                                             const std::vector<std::string>& unset);
   absl::StatusOr<ContainerView> Rename(const std::string& name, const std::string& new_name);
+
+  // ---- Profiles and devices (implemented in profile_ops.cc) ----
+
+  // The container's definition with its profiles applied. NOT_FOUND, INVALID_ARGUMENT.
+  absl::StatusOr<ExpandedDefinition> GetExpanded(const std::string& name);
+  // Replaces the container's list of profiles (each must exist: NOT_FOUND), with the same steps
+  // and guarantees as UpdateConfig: the new expanded config is validated, applied live to a
+  // running container, then stored with compare-and-swap (ABORTED).
+  absl::StatusOr<ConfigUpdate> SetProfiles(const std::string& name, int64_t expected_revision,
+                                           const std::vector<std::string>& profiles);
+  // Adds devices (ALREADY_EXISTS for a name the container already has) and removes devices
+  // (NOT_FOUND for one it does not have; removals first). A running container gets them at its
+  // next start (a notice says so). INVALID_ARGUMENT for a bad device, ABORTED.
+  absl::StatusOr<ConfigUpdate> UpdateDevices(const std::string& name, int64_t expected_revision,
+                                             const std::map<std::string, storage::Device>& add,
+                                             const std::vector<std::string>& remove);
+  absl::StatusOr<storage::ProfileRecord> CreateProfile(const std::string& name,
+                                                       const std::string& description,
+                                                       const std::map<std::string, std::string>& config,
+                                                       const std::map<std::string, storage::Device>& devices);
+  absl::StatusOr<storage::ProfileRecord> GetProfile(const std::string& name);
+  absl::StatusOr<std::vector<storage::ProfileRecord>> ListProfiles();
+  // The containers that use the profile, by name.
+  absl::StatusOr<std::vector<std::string>> ProfileUsers(const std::string& name);
+  // Changes a profile and every container using it: the new expanded config of each must pass;
+  // running ones get the live keys at once (a value the kernel refuses for any of them changes
+  // nothing, FAILED_PRECONDITION), the rest at their next start (notices name them). Then stored
+  // with compare-and-swap (ABORTED).
+  absl::StatusOr<ProfileUpdate> UpdateProfile(const std::string& name, int64_t expected_revision,
+                                              const ProfileChange& change);
+  // FAILED_PRECONDITION for "default" or a profile in use (naming the containers).
+  absl::Status DeleteProfile(const std::string& name, int64_t expected_revision);
   absl::Status Delete(const std::string& name, bool force);
 
   absl::StatusOr<ContainerView> Start(const std::string& name);
@@ -227,6 +278,20 @@ class ContainerManager {
   // holds the container's lock.
   absl::Status StartWithConfig(const std::string& name);
   ContainerView ViewOf(storage::ContainerRecord record, bool with_live);
+  // Moves a running container from the `before` to the `after` expanded definition: applies the
+  // live keys (on failure the driver has put its cgroup files back) and adds a notice for what
+  // waits for the next start. The caller holds the container's lock.
+  absl::Status ApplyExpanded(const std::string& name, const ExpandedDefinition& before,
+                             const ExpandedDefinition& after, std::vector<std::string>* notices);
+  // Puts a running container back from `after` to `before` (after a later step failed).
+  void RevertExpanded(const std::string& name, const ExpandedDefinition& before,
+                      const ExpandedDefinition& after);
+  // Stores a new definition of a ready container (`updated`, from `record`) the UpdateConfig way:
+  // validate the expanded result, apply it live, store with compare-and-swap, publish
+  // kConfigChanged with `what` as its detail. The caller holds the lock.
+  absl::StatusOr<ConfigUpdate> StoreDefinition(const storage::ContainerRecord& record,
+                                               storage::ContainerRecord updated,
+                                               const std::string& what);
   void Publish(EventType type, const std::string& name, std::optional<runtime::LiveState> state,
                std::string detail = {});
   // A kOperation event: a step of a long operation, detail "<operation>: <step>", e.g.

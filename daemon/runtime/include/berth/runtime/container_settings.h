@@ -17,6 +17,17 @@
 
 namespace berth::runtime {
 
+// A host directory or file bind-mounted into the container at start (a disk device). Both paths
+// are absolute, without ".." components, whitespace or control characters (the driver checks
+// again before it writes an lxc.mount.entry line, and that the source exists).
+struct BindMount {
+  std::string source;  // on the host
+  std::string path;    // inside the container
+  bool readonly = false;
+
+  bool operator==(const BindMount&) const = default;
+};
+
 struct ContainerSettings {
   // CPUs the container may run on, as a cpuset list ("0-1,3"). nullopt: all.
   std::optional<std::string> cpuset;
@@ -33,6 +44,8 @@ struct ContainerSettings {
   std::map<std::string, std::string> environment;
   // Extra LXC config lines from raw.lxc, in order (each passed CheckRawLxcEntry).
   std::vector<std::pair<std::string, std::string>> raw_lxc;
+  // Bind mounts made at start (never live), in order.
+  std::vector<BindMount> mounts;
 
   bool operator==(const ContainerSettings&) const = default;
 };
@@ -43,6 +56,11 @@ struct ContainerSettings {
 // apparmor/seccomp, networks, logs) is refused: those run or expose things on the host.
 // INVALID_ARGUMENT naming the key and the rule.
 absl::Status CheckRawLxcEntry(std::string_view key, std::string_view value);
+
+// OK when `path` is absolute, has no "." or ".." component, no empty component but a trailing
+// '/', and no whitespace or control character (an lxc.mount.entry field cannot carry them).
+// INVALID_ARGUMENT naming `what` ("source", "path") and the rule.
+absl::Status CheckMountPath(std::string_view what, std::string_view path);
 
 // Parses raw.lxc text: one "key = value" per line, blank lines and '#' comments skipped, every
 // entry passing CheckRawLxcEntry; "\r" or another control character anywhere is refused (a
