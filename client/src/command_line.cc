@@ -136,7 +136,11 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
       "Events (see 'berth monitor --help'):\n"
       "  monitor [--type LIST] [--container NAME] [--since ID]  Print events as they happen\n"
       "Configuration (see 'berth config --help'):\n"
-      "  config set|get|unset|show|edit|keys  A container's config keys and limits");
+      "  config set|get|unset|show|edit|keys  A container's config keys and limits\n"
+      "Remote control (see 'berth remote --help', 'berth config trust --help'):\n"
+      "  --remote NAME COMMAND..., NAME:CONTAINER  Send a command to a remote berthd\n"
+      "  remote add|list|switch|remove         The remotes this client knows\n"
+      "  config trust add-token|add|list|remove  Who may control this berthd over TCP");
   // Global options are also accepted after the subcommand: `berth version --socket PATH`.
   app.fallthrough();
   app.add_option("--socket", a.socket,

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "berth/storage/container_store.h"
 #include "berth/storage/sqlite_event_log.h"
+#include "berth/storage/sqlite_trust_store.h"
 
 namespace berth::storage {
 
@@ -61,6 +62,8 @@ class SqliteStore final : public ContainerStore {
   // The event log in the same database, on the same connection (so one writer). Lives as long as
   // the store.
   SqliteEventLog& events() { return events_; }
+  // The trust store (remote control) in the same database, on the same connection.
+  SqliteTrustStore& trust() { return trust_; }
 
   // For tests: the value of `PRAGMA <name>` on the store's own connection, e.g. "journal_mode"
   // -> "wal". INVALID_ARGUMENT unless `name` is lowercase letters and underscores.
@@ -74,6 +77,7 @@ class SqliteStore final : public ContainerStore {
   // The connection and the statements it caches. Every use holds mu_.
   const std::unique_ptr<sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
   SqliteEventLog events_;  // Uses mu_ and db_.
+  SqliteTrustStore trust_;  // Uses mu_ and db_.
 };
 
 }  // namespace berth::storage
