@@ -17,6 +17,7 @@
 #include "berth/client/image_command.h"
 #include "berth/client/monitor_command.h"
 #include "berth/client/profile_command.h"
+#include "berth/client/remote.h"
 #include "berth/client/runner.h"
 #include "berth/client/snapshot_command.h"
 
@@ -26,7 +27,17 @@ int main(int argc, char** argv) {
     if (const char* socket = std::getenv("BERTH_SOCKET"); socket != nullptr) {
       env.berth_socket = socket;
     }
-    const std::vector<std::string> args(argv + 1, argv + argc);
+    // berth --remote NAME ..., NAME:CONTAINER, or the current remote (client/src/remote_command.cc).
+    auto selected = berth::client::SelectTarget(std::vector<std::string>(argv + 1, argv + argc), env);
+    if (!selected.ok()) {
+      std::cerr << "berth: " << selected.status().message() << "\n";
+      return absl::IsNotFound(selected.status()) ? berth::client::kExitNotFound
+                                                 : berth::client::kExitUsage;
+    }
+    const std::vector<std::string> args = *std::move(selected);
+    // remote add/list/switch/remove and config trust ... (remote_command.cc, trust_command.cc).
+    if (std::optional<int> code = berth::client::RunRemoteCommandLine(args, env); code) return *code;
+    if (std::optional<int> code = berth::client::RunTrustCommandLine(args, env); code) return *code;
     // exec and shell stream stdio through their own loop (client/src/exec_command.cc).
     if (std::optional<int> code = berth::client::RunExecCommandLine(args, env); code.has_value()) {
       return *code;

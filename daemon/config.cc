@@ -24,6 +24,8 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       {"socket", &config->socket_path},   {"socket_group", &config->socket_group},
       {"state_dir", &config->state_dir},  {"lxc_path", &config->lxc_path},
       {"log_level", &config->log_level},  {"helper", &config->helper_path},
+      {"listen_tcp", &config->listen_tcp}, {"tls_key", &config->tls_key},
+      {"tls_cert", &config->tls_cert},
   };
   const std::map<std::string, int64_t*> numbers = {
       {"events_keep", &config->events_keep},
@@ -67,7 +69,7 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       return absl::InvalidArgumentError(
           absl::StrCat(where(), "unknown key \"", key,
                        "\"; known keys: socket, socket_group, state_dir, lxc_path, log_level, "
-                       "helper, events_keep, events_max_age_days"));
+                       "helper, listen_tcp, tls_key, tls_cert, events_keep, events_max_age_days"));
     }
     *it->second = std::string(value);
   }
@@ -83,7 +85,9 @@ absl::Status ValidateConfig(const DaemonConfig& config) {
   for (auto s : {absolute("socket", config.socket_path, false),
                  absolute("state_dir", config.state_dir, false),
                  absolute("lxc_path", config.lxc_path, true),
-                 absolute("helper", config.helper_path, true)}) {
+                 absolute("helper", config.helper_path, true),
+                 absolute("tls_key", config.tls_key, true),
+                 absolute("tls_cert", config.tls_cert, true)}) {
     if (!s.ok()) return s;
   }
   if (config.events_keep < 1) {
@@ -93,6 +97,17 @@ absl::Status ValidateConfig(const DaemonConfig& config) {
   if (config.events_max_age_days < 1 || config.events_max_age_days > 36500) {
     return absl::InvalidArgumentError(absl::StrCat(
         "events_max_age_days must be between 1 and 36500, got ", config.events_max_age_days));
+  }
+  if (!config.listen_tcp.empty()) {
+    size_t colon = config.listen_tcp.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(absl::string_view(config.listen_tcp).substr(colon + 1), &port) ||
+        port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "listen_tcp must be HOST:PORT such as \"[::]:8443\" or \"192.0.2.10:8443\", got \"",
+          config.listen_tcp, "\""));
+    }
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   for (const char* level : kLevels) {

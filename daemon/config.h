@@ -23,13 +23,19 @@ struct DaemonConfig {
   int64_t events_keep = 10000;
   // ...none older than this many days. Pruned at start and then every few hundred events.
   int64_t events_max_age_days = 7;
+  // Remote control: "HOST:PORT" to listen on with mutual TLS (e.g. "[::]:8443"); empty: off.
+  std::string listen_tcp;
+  // berthd's TLS key and certificate; empty means STATE_DIR/server.key and STATE_DIR/server.crt,
+  // created on first start (ECDSA P-256, self-signed, 0600).
+  std::string tls_key;
+  std::string tls_cert;
 };
 
 inline constexpr char kDefaultConfigPath[] = "/etc/berth/berthd.conf";
 
 // Reads `key = value` lines ('#' starts a comment, values may be double-quoted) into `config`.
-// Keys: socket, socket_group, state_dir, lxc_path, log_level, helper, events_keep,
-// events_max_age_days (whole numbers, at least 1). An unknown key, a line that
+// Keys: socket, socket_group, state_dir, lxc_path, log_level, helper, listen_tcp, tls_key,
+// tls_cert, events_keep, events_max_age_days (whole numbers, at least 1). An unknown key, a line that
 // is not `key = value`, or a bad value is INVALID_ARGUMENT naming the file and line; an unreadable
 // file is NOT_FOUND/PERMISSION_DENIED naming the path.
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig* config);

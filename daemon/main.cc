@@ -25,6 +25,7 @@
 #include "berth/core/timer.h"
 #include "berth/runtime/lxc_driver.h"
 #include "berth/storage/sqlite_store.h"
+#include "berth/tls/certificates.h"
 #include "berth/version.h"
 #include "config.h"
 #include "journal_format.h"
@@ -114,6 +115,8 @@ int Run(int argc, char** argv) {
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
   app.add_option("--helper", flags.helper_path, "Path of berth-lxc-helper");
+  app.add_option("--listen-tcp", flags.listen_tcp,
+                 "Also serve remote clients over TCP with mutual TLS on HOST:PORT (off by default)");
   app.set_version_flag("--version", std::string(kVersion));
   try {
     app.parse(argc, argv);
@@ -136,6 +139,7 @@ int Run(int argc, char** argv) {
   if (given("--lxc-path")) config.lxc_path = flags.lxc_path;
   if (given("--log-level")) config.log_level = flags.log_level;
   if (given("--helper")) config.helper_path = flags.helper_path;
+  if (given("--listen-tcp")) config.listen_tcp = flags.listen_tcp;
   if (auto s = ValidateConfig(config); !s.ok()) {
     std::fprintf(stderr, "berthd: %s\n", std::string(s.message()).c_str());
     return 1;
@@ -210,6 +214,17 @@ int Run(int argc, char** argv) {
   options.facts.state_dir = config.state_dir;
   options.facts.lxc_path = config.lxc_path;
   options.facts.started_at = absl::Now();
+  options.trust = &(*store)->trust();
+  if (!config.listen_tcp.empty()) {
+    // berthd's identity for remote clients, created on first start unless the admin gave one.
+    auto identity = tls::LoadOrCreate(
+        config.tls_key.empty() ? config.state_dir + "/server.key" : config.tls_key,
+        config.tls_cert.empty() ? config.state_dir + "/server.crt" : config.tls_cert,
+        {.common_name = "berthd", .dns_names = {"berthd"}});
+    if (!identity.ok()) return Fail(identity.status());
+    options.remote.address = config.listen_tcp;
+    options.remote.identity = *std::move(identity);
+  }
   auto server = api::Server::Start(options, &manager, &executor, &images);
   if (!server.ok()) return Fail(server.status());
   PublishDaemonEvent(events, core::EventType::kDaemonStarted,
@@ -227,6 +242,11 @@ int Run(int argc, char** argv) {
   executor.Resume();
   (*server)->SetServing(true);
   spdlog::info("berthd ready on \"{}\"", config.socket_path);
+  if ((*server)->remote_port() != 0) {
+    spdlog::info("Remote control on \"{}\" (port {}), server certificate {}", config.listen_tcp,
+                 (*server)->remote_port(),
+                 tls::Fingerprint(options.remote.identity.cert_pem).value_or("?"));
+  }
   sd_notifyf(0, "READY=1\nSTATUS=Serving %u containers (%u running)",
              counts.ok() ? counts->total : 0, counts.ok() ? counts->running : 0);
   // After reconciliation, on the executor: the API serves meanwhile.

@@ -147,7 +147,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const Environ
       "  config set|get|unset|show|edit|keys  A container's config keys and limits\n"
       "Snapshots and copies (see 'berth snapshot --help', 'berth copy --help'):\n"
       "  snapshot create|list|restore|delete  Save and restore a container's files and config\n"
-      "  copy NAME NEW_NAME                   A stopped copy of a container");
+      "  copy NAME NEW_NAME                   A stopped copy of a container\n"
+
+      "Remote control (see 'berth remote --help', 'berth config trust --help'):\n"
+      "  --remote NAME COMMAND..., NAME:CONTAINER  Send a command to a remote berthd\n"
+      "  remote add|list|switch|remove         The remotes this client knows\n"
+      "  config trust add-token|add|list|remove  Who may control this berthd over TCP");
   // Global options are also accepted after the subcommand: `berth version --socket PATH`.
   app.fallthrough();
   app.add_option("--socket", a.socket,

@@ -21,6 +21,7 @@
 #include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
+#include "berth/client/remote.h"
 #include "berth/client/output.h"
 #include "berth/client/profile_command.h"
 #include "berth/v1/containers.grpc.pb.h"
@@ -201,7 +202,7 @@ int Edit(Client& client, const std::string& name) {
 int Run(const ConfigArgs& a) {
   ::signal(SIGPIPE, SIG_IGN);
   auto channel =
-      grpc::CreateChannel(absl::StrCat("unix:", a.socket), grpc::InsecureChannelCredentials());
+      OpenChannel(a.socket);
   Client client(a, channel);
   const std::vector<std::string>& p = a.positional;
   int code = kExitOk;

@@ -16,6 +16,7 @@
 #include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
+#include "berth/client/remote.h"
 #include "berth/client/terminal.h"
 #include "berth/v1/console.grpc.pb.h"
 
@@ -238,8 +239,7 @@ std::optional<int> RunConsoleCommandLine(const std::vector<std::string>& args,
   std::optional<ConsoleArgs> parsed = Parse(args, index, exit_code);
   if (!parsed.has_value()) return exit_code;
   if (parsed->socket.empty()) parsed->socket = env.berth_socket.value_or(kDefaultSocketPath);
-  auto channel = grpc::CreateChannel(absl::StrCat("unix:", parsed->socket),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = OpenChannel(parsed->socket);
   return parsed->show_log ? ShowLog(*parsed, channel) : Attach(*parsed, channel);
 }
 

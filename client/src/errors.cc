@@ -1,5 +1,7 @@
 #include "berth/client/errors.h"
 
+#include <absl/strings/match.h>
+
 #include <absl/strings/str_cat.h>
 
 #include <ostream>
@@ -57,6 +59,13 @@ std::string ErrorSentence(const grpc::Status& status, const ErrorContext& contex
     return absl::StrCat("the connection to berthd was lost (",
                         message.empty() ? StatusCodeName(code) : message, ")",
                         context.after_loss.empty() ? "" : "; ", context.after_loss);
+  }
+  if (code == grpc::StatusCode::UNAVAILABLE && !context.reached_daemon &&
+      absl::StartsWith(context.socket_path, "remote:")) {
+    return absl::StrCat("cannot reach berthd at remote \"", context.socket_path.substr(7), "\": ",
+                        message.empty() ? "no connection" : ConnectFailureReason(message),
+                        ". Is it up with listen_tcp set, and is its certificate still the one "
+                        "pinned by berth remote add?");
   }
   if (code == grpc::StatusCode::UNAVAILABLE && !context.reached_daemon) {
     return absl::StrCat("cannot reach berthd at ", context.socket_path, ": ",

@@ -18,6 +18,7 @@
 #include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
+#include "berth/client/remote.h"
 #include "berth/client/terminal.h"
 #include "berth/v1/exec.grpc.pb.h"
 
@@ -127,7 +128,7 @@ std::optional<ExecArgs> Parse(const std::vector<std::string>& args, size_t comma
 int Run(ExecArgs a) {
   ::signal(SIGPIPE, SIG_IGN);
   auto channel =
-      grpc::CreateChannel(absl::StrCat("unix:", a.socket), grpc::InsecureChannelCredentials());
+      OpenChannel(a.socket);
   auto stub = v1::Exec::NewStub(channel);
   grpc::ClientContext ctx;
   auto stream = stub->Exec(&ctx);

@@ -17,6 +17,7 @@
 #include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
+#include "berth/client/remote.h"
 #include "berth/v1/files.grpc.pb.h"
 
 namespace berth::client {
@@ -379,7 +380,7 @@ std::optional<int> RunFileCommandLine(const std::vector<std::string>& args,
   if (a.socket.empty()) a.socket = env.berth_socket.value_or(kDefaultSocketPath);
   ::signal(SIGPIPE, SIG_IGN);
   auto channel =
-      grpc::CreateChannel(absl::StrCat("unix:", a.socket), grpc::InsecureChannelCredentials());
+      OpenChannel(a.socket);
   auto stub = v1::Files::NewStub(channel);
   if (a.recursive) return a.verb == "push" ? PushTree(a, *stub) : PullTree(a, *stub);
   return a.verb == "push" ? Push(a, *stub) : Pull(a, *stub);

@@ -20,6 +20,7 @@
 #include "berth/client/command_line.h"
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
+#include "berth/client/remote.h"
 #include "berth/v1/events.grpc.pb.h"
 
 namespace berth::client {
@@ -142,7 +143,7 @@ int Monitor(const MonitorArgs& a) {
     // A fresh channel per attempt: a restarted berthd is reached at once, without waiting for
     // the old channel's reconnect backoff.
     auto channel =
-        grpc::CreateChannel(absl::StrCat("unix:", a.socket), grpc::InsecureChannelCredentials());
+        OpenChannel(a.socket);
     auto stub = v1::Events::NewStub(channel);
     v1::SubscribeRequest request;
     for (v1::EventType type : a.types) request.add_types(type);

@@ -10,6 +10,7 @@
 
 #include "berth/client/errors.h"
 #include "berth/client/exit_codes.h"
+#include "berth/client/remote.h"
 #include "berth/version.h"
 
 namespace berth::client {
@@ -210,8 +211,7 @@ class Runner {
 }  // namespace
 
 std::unique_ptr<Connection> ConnectUnixSocket(const std::string& socket_path) {
-  return std::make_unique<GrpcConnection>(
-      grpc::CreateChannel(absl::StrCat("unix:", socket_path), grpc::InsecureChannelCredentials()));
+  return std::make_unique<GrpcConnection>(OpenChannel(socket_path));
 }
 
 int RunInvocation(const Invocation& invocation, Connection& connection, const Console& console) {

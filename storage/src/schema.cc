@@ -192,6 +192,34 @@ INSERT INTO container_profiles (container_name, position, profile_name)
   SELECT name, 0, 'default' FROM containers;
 )sql",
     },
+    {
+        .version = 6,
+        .description = "create trusted_clients, join_tokens",
+        // Remote control (berth config trust, berth remote add). A client is its certificate's
+        // SHA-256 fingerprint; its certificate itself is not kept. A join token is kept only as
+        // the SHA-256 of its secret, so a copy of the database does not let anyone enrol;
+        // used_at_ns makes it single-use, and a used or expired row is kept until pruned so that
+        // reuse gets a clear "already used" instead of "unknown".
+        .sql = R"sql(
+CREATE TABLE trusted_clients (
+  fingerprint  TEXT    NOT NULL PRIMARY KEY
+    CHECK (length(fingerprint) = 64 AND fingerprint NOT GLOB '*[^0-9a-f]*'),
+  name         TEXT    NOT NULL,
+  role         TEXT    NOT NULL CHECK (role IN ('admin', 'readonly')),
+  added_at_ns  INTEGER NOT NULL,
+  last_seen_ns INTEGER
+) STRICT;
+
+CREATE TABLE join_tokens (
+  secret_sha256 TEXT    NOT NULL PRIMARY KEY,
+  name          TEXT    NOT NULL,
+  role          TEXT    NOT NULL CHECK (role IN ('admin', 'readonly')),
+  created_at_ns INTEGER NOT NULL,
+  expires_at_ns INTEGER NOT NULL,
+  used_at_ns    INTEGER
+) STRICT;
+)sql",
+    },
 };
 
 static_assert(kApplicationId == 1112691784, "migration 1 writes kApplicationId literally");

@@ -527,7 +527,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 }
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<sqlite::Database> db)
-    : path_(std::move(path)), db_(std::move(db)), events_(&mu_, db_.get()), images_(&mu_, db_.get()) {}
+    : path_(std::move(path)),
+      db_(std::move(db)),
+      events_(&mu_, db_.get()),
+      images_(&mu_, db_.get()),
+      trust_(&mu_, db_.get()) {}
 
 SqliteStore::~SqliteStore() = default;
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "berth/api/converters.h"
+#include "berth/api/remote_access.h"
 #include "berth/api/services.h"
 #include "berth/core/logging.h"
 #include "reactor_util.h"
@@ -62,6 +63,15 @@ void Audit(const ServiceDeps& deps, grpc::CallbackServerContext* ctx, absl::stri
   };
   std::string who = peer ? absl::StrCat("uid ", peer->uid, " pid ", peer->pid)
                          : absl::StrCat("peer ", ctx->peer());
+  // A remote caller: the trust store's name for its certificate (set by TrustAuthProcessor).
+  if (auto auth = ctx->auth_context(); auth != nullptr) {
+    std::vector<grpc::string_ref> name = auth->FindPropertyValues(kClientNameProperty);
+    if (!name.empty()) {
+      who = absl::StrCat("remote client \"", escape(absl::string_view(name.front().data(),
+                                                                      name.front().size())),
+                         "\" at ", ctx->peer());
+    }
+  }
   logger->info("{} \"{}\"{}{} by {}", std::string(method), escape(container),
                detail.empty() ? "" : " ", escape(detail), who);
 }

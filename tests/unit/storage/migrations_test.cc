@@ -34,7 +34,7 @@ using ::testing::Key;
 
 // The number of migrations tested below. Adding a migration to schema.cc without its test fails
 // EveryMigrationHasATest.
-constexpr size_t kTestedMigrations = 5;
+constexpr size_t kTestedMigrations = 6;
 
 // ---- Helpers ----
 
@@ -332,6 +332,52 @@ TEST_F(MigrationsTest, Migration5AddsProfilesAndGivesEveryContainerTheDefaultPro
             0);
   struct stat st;
   EXPECT_EQ(stat((path_ + ".bak-v4").c_str(), &st), 0);
+}
+
+// ---- Migration 6 ----
+
+TEST_F(MigrationsTest, Migration6AddsTheTrustStoreAndKeepsEverything) {
+  SeedOneContainer(path_);
+  {
+    ASSERT_OK_AND_ASSIGN(sqlite::Database db, MigrateTo(path_, 5));
+    ASSERT_OK(db.Exec("INSERT INTO events VALUES (1, 10, 13, '', NULL, 'up', NULL)"));
+  }
+  ASSERT_OK_AND_ASSIGN(sqlite::Database db, MigrateTo(path_, 6));
+  EXPECT_EQ(QueryInt(db, "PRAGMA user_version"), 6);
+  EXPECT_EQ(Columns(db, "trusted_clients"),
+            (std::map<std::string, std::string>{{"fingerprint", "TEXT"},
+                                                {"name", "TEXT"},
+                                                {"role", "TEXT"},
+                                                {"added_at_ns", "INTEGER"},
+                                                {"last_seen_ns", "INTEGER"}}));
+  EXPECT_EQ(Columns(db, "join_tokens"),
+            (std::map<std::string, std::string>{{"secret_sha256", "TEXT"},
+                                                {"name", "TEXT"},
+                                                {"role", "TEXT"},
+                                                {"created_at_ns", "INTEGER"},
+                                                {"expires_at_ns", "INTEGER"},
+                                                {"used_at_ns", "INTEGER"}}));
+  // What versions 1 to 5 held is untouched, and a copy at version 5 was kept.
+  EXPECT_EQ(QueryInt(db, "SELECT revision FROM containers WHERE name = 'web'"), 3);
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM events"), 1);
+  struct stat st;
+  EXPECT_EQ(stat((path_ + ".bak-v5").c_str(), &st), 0);
+  const std::string fp(64, 'a');
+  ASSERT_OK(db.Exec(absl::StrCat("INSERT INTO trusted_clients VALUES ('", fp,
+                                 "', 'laptop', 'readonly', 1, NULL)")));
+  // One row per fingerprint; only the two roles; only lowercase hex fingerprints.
+  EXPECT_THAT(db.Exec(absl::StrCat("INSERT INTO trusted_clients VALUES ('", fp,
+                                   "', 'again', 'admin', 2, NULL)")),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("UNIQUE constraint failed")));
+  EXPECT_THAT(db.Exec(absl::StrCat("INSERT INTO trusted_clients VALUES ('", std::string(64, 'b'),
+                                   "', 'x', 'root', 2, NULL)")),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("CHECK constraint failed")));
+  EXPECT_THAT(db.Exec(absl::StrCat("INSERT INTO trusted_clients VALUES ('", std::string(64, 'G'),
+                                   "', 'x', 'admin', 2, NULL)")),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("CHECK constraint failed")));
+  ASSERT_OK(db.Exec("INSERT INTO join_tokens VALUES ('h', 'laptop', 'admin', 1, 2, NULL)"));
+  EXPECT_THAT(db.Exec("INSERT INTO join_tokens VALUES ('h', 'x', 'admin', 1, 2, NULL)"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("UNIQUE constraint failed")));
 }
 
 TEST_F(MigrationsTest, ACopyAtTheOldVersionIsTakenBeforeMigrating) {

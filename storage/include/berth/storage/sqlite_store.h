@@ -13,6 +13,7 @@
 #include "berth/storage/container_store.h"
 #include "berth/storage/sqlite_event_log.h"
 #include "berth/storage/sqlite_image_store.h"
+#include "berth/storage/sqlite_trust_store.h"
 
 namespace berth::storage {
 
@@ -76,6 +77,8 @@ class SqliteStore final : public ContainerStore {
   SqliteEventLog& events() { return events_; }
   // The image tables, likewise on the same connection.
   SqliteImageStore& images() { return images_; }
+  // The trust store (remote control) in the same database, on the same connection.
+  SqliteTrustStore& trust() { return trust_; }
 
   // For tests: the value of `PRAGMA <name>` on the store's own connection, e.g. "journal_mode"
   // -> "wal". INVALID_ARGUMENT unless `name` is lowercase letters and underscores.
@@ -90,6 +93,7 @@ class SqliteStore final : public ContainerStore {
   const std::unique_ptr<sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
   SqliteEventLog events_;  // Uses mu_ and db_.
   SqliteImageStore images_;  // Uses mu_ and db_.
+  SqliteTrustStore trust_;  // Uses mu_ and db_.
 };
 
 }  // namespace berth::storage

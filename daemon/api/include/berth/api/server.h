@@ -11,8 +11,10 @@
 #include "berth/api/exec_service.h"
 #include "berth/api/files_service.h"
 #include "berth/api/images_service.h"
+#include "berth/api/remote_access.h"
 #include "berth/api/services.h"
 #include "berth/api/snapshots_service.h"
+#include "berth/api/trust_service.h"
 #include "berth/api/unix_listener.h"
 #include "grpcpp/server.h"
 
@@ -32,6 +34,10 @@ class Server {
     DaemonFacts facts;
     int max_message_bytes = 16 * 1024 * 1024;
     int max_concurrent_streams = 128;
+    // The trust store: serves berth.v1.Trust when set. Not owned; outlives the server.
+    storage::SqliteTrustStore* trust = nullptr;
+    // Remote control over TCP with mutual TLS, when remote.address is set (needs `trust`).
+    RemoteListenerOptions remote;
   };
 
   // Builds and starts the server and the listener. The manager and executor outlive it.
@@ -48,6 +54,9 @@ class Server {
   // executor has finished its operations.
   void Shutdown(absl::Time deadline);
 
+  // The TCP port remote clients connect to (the one bound for ":0"); 0 when the listener is off.
+  int remote_port() const { return remote_port_; }
+
  private:
   Server() = default;
 
@@ -62,6 +71,8 @@ class Server {
   std::unique_ptr<SnapshotsService> snapshots_;
   std::unique_ptr<ImagesService> images_;
   std::unique_ptr<ProfilesService> profiles_;
+  std::unique_ptr<TrustService> trust_;
+  int remote_port_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };
 
