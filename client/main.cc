@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
     }
     // snapshot create/list/restore/delete and copy (client/src/snapshot_command.cc).
     if (std::optional<int> code = berth::client::RunSnapshotCommandLine(args, env);
+        code.has_value()) {
+      return *code;
+    }
     // profile create/list/show/set/edit/delete/assign/device (client/src/profile_command.cc).
     if (std::optional<int> code = berth::client::RunProfileCommandLine(args, env);
         code.has_value()) {

@@ -170,13 +170,24 @@ TEST_F(EventsApiTest, SinceReplaysTheStoredEventsThenLiveOnes) {
 TEST_F(EventsApiTest, TheSeamHasNoGapAndNoDuplicateWhileEventsArePublished) {
   Publish(500);
   std::atomic<bool> stop{false};
+  std::atomic<size_t> received{0};
   std::thread publisher([&] {
-    for (int i = 0; i < 1500 && !stop; ++i) Publish(1);
+    // Publishing goes on through the replay and the hand-over, but never more than 512 events
+    // ahead of the reader: a subscriber 1024 behind is cut off, which is another test.
+    for (size_t published = 500; published < 2000 && !stop; ++published) {
+      while (!stop && published - received.load() > 512) std::this_thread::yield();
+      Publish(1);
+    }
   });
   v1::SubscribeRequest request;
   request.set_since(0);
   auto stream = Subscribe(request);
-  std::vector<v1::Event> events = ReadN(*stream, 2000);
+  std::vector<v1::Event> events;
+  v1::Event event;
+  while (events.size() < 2000 && stream->reader->Read(&event)) {
+    events.push_back(event);
+    received = events.size();
+  }
   stop = true;
   publisher.join();
   ASSERT_EQ(events.size(), 2000u);

@@ -75,6 +75,10 @@ absl::Status EventFeed::CutOffStatus() {
 void EventFeed::HandedOut(uint64_t id) {
   absl::MutexLock lock(&live_->mu);
   live_->resume_since = id;
+  // Live events the replay has now handed out are duplicates: dropping them as the replay goes
+  // (not only at the hand-over) keeps a subscriber that keeps up with a busy log under the
+  // backlog limit while it replays.
+  while (!live_->queue.empty() && live_->queue.front().id <= id) live_->queue.pop_front();
 }
 
 absl::StatusOr<std::optional<Event>> EventFeed::NextReplayed() {
