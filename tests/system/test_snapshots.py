@@ -180,7 +180,7 @@ def small_disk_berthd(daemon_root):
     little more, not for a second copy of its root filesystem."""
     state = os.path.join(daemon_root, "state")
     os.makedirs(state)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", state], check=True,
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", state], check=True,
                    timeout=30)
     d = Daemon(daemon_root)
     d.start()
