@@ -129,8 +129,6 @@ std::map<std::string, std::string> ToMap(const google::protobuf::Map<std::string
   return {m.begin(), m.end()};
 }
 
-}  // namespace
-
 // The editor command is the user's own and may carry arguments, so it goes through the shell,
 // with the path passed as "$1" (never spliced into the command line).
 bool RunEditor(const std::string& path) {
@@ -153,6 +151,33 @@ bool RunEditor(const std::string& path) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+}  // namespace
+
+std::optional<std::string> ReadEditedText(const std::string& kind, const std::string& initial) {
+  if (!::isatty(STDIN_FILENO)) {
+    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  std::string path = absl::StrCat("/tmp/berth-", kind, "-XXXXXX.yaml");
+  const int fd = ::mkstemps(path.data(), 5);
+  if (fd < 0) {
+    std::cerr << "berth: cannot make a temporary file in /tmp\n";
+    return std::nullopt;
+  }
+  const bool written =
+      ::write(fd, initial.data(), initial.size()) == static_cast<ssize_t>(initial.size());
+  ::close(fd);
+  const bool edited = written && RunEditor(path);
+  std::ifstream in(path);
+  std::string text(std::istreambuf_iterator<char>(in), (std::istreambuf_iterator<char>()));
+  ::unlink(path.c_str());
+  if (!edited) {
+    std::cerr << "berth: the editor failed; nothing was changed\n";
+    return std::nullopt;
+  }
+  return text;
+}
+
+
 namespace {
 
 int Edit(Client& client, const std::string& name) {
@@ -160,35 +185,15 @@ int Edit(Client& client, const std::string& name) {
   std::optional<v1::Container> container = client.Get(name, &code);
   if (!container.has_value()) return code;
   const std::map<std::string, std::string> before = ToMap(container->config());
-  std::string text;
-  if (::isatty(STDIN_FILENO)) {
-    char path[] = "/tmp/berth-config-XXXXXX.yaml";
-    const int fd = ::mkstemps(path, 5);
-    if (fd < 0) {
-      std::cerr << "berth: cannot make a temporary file in /tmp\n";
-      return kExitFailure;
-    }
-    const std::string initial =
-        absl::StrCat("# The config of container ", name,
-                     ". Change, add or remove keys; save and quit to apply.\n"
-                     "# 'berth config keys' lists the keys. An empty file removes every key.\n",
-                     ConfigToYaml(before));
-    const bool written =
-        ::write(fd, initial.data(), initial.size()) == static_cast<ssize_t>(initial.size());
-    ::close(fd);
-    const bool edited = written && RunEditor(path);
-    std::ifstream in(path);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    ::unlink(path);
-    if (!edited) {
-      std::cerr << "berth: the editor failed; nothing was changed\n";
-      return kExitFailure;
-    }
-  } else {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  }
+  const std::optional<std::string> text = ReadEditedText(
+      "config",
+      absl::StrCat("# The config of container ", name,
+                   ". Change, add or remove keys; save and quit to apply.\n"
+                   "# 'berth config keys' lists the keys. An empty file removes every key.\n",
+                   ConfigToYaml(before)));
+  if (!text.has_value()) return kExitFailure;
   std::string error;
-  std::optional<std::map<std::string, std::string>> after = ConfigFromYaml(text, &error);
+  std::optional<std::map<std::string, std::string>> after = ConfigFromYaml(*text, &error);
   if (!after.has_value()) {
     std::cerr << "berth: the edited config is not valid: " << error << "; nothing was changed\n";
     return kExitInvalidArgument;

@@ -254,34 +254,14 @@ int Edit(Client& client, const std::string& name) {
   int code = kExitOk;
   std::optional<v1::Profile> profile = client.Get(name, &code);
   if (!profile.has_value()) return code;
-  std::string text;
-  if (::isatty(STDIN_FILENO)) {
-    char path[] = "/tmp/berth-profile-XXXXXX.yaml";
-    const int fd = ::mkstemps(path, 5);
-    if (fd < 0) {
-      std::cerr << "berth: cannot make a temporary file in /tmp\n";
-      return kExitFailure;
-    }
-    const std::string initial =
-        absl::StrCat("# Profile ", name,
-                     ". Change description, config keys and devices; save and quit to apply.\n",
-                     ProfileToYaml(*profile));
-    const bool written =
-        ::write(fd, initial.data(), initial.size()) == static_cast<ssize_t>(initial.size());
-    ::close(fd);
-    const bool edited = written && RunEditor(path);
-    std::ifstream in(path);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    ::unlink(path);
-    if (!edited) {
-      std::cerr << "berth: the editor failed; nothing was changed\n";
-      return kExitFailure;
-    }
-  } else {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  }
+  const std::optional<std::string> text = ReadEditedText(
+      "profile",
+      absl::StrCat("# Profile ", name,
+                   ". Change description, config keys and devices; save and quit to apply.\n",
+                   ProfileToYaml(*profile)));
+  if (!text.has_value()) return kExitFailure;
   std::string error;
-  std::optional<EditedProfile> after = ProfileFromYaml(text, &error);
+  std::optional<EditedProfile> after = ProfileFromYaml(*text, &error);
   if (!after.has_value()) {
     std::cerr << "berth: the edited profile is not valid: " << error << "; nothing was changed\n";
     return kExitInvalidArgument;

@@ -28,9 +28,10 @@ std::string ConfigToYaml(const std::map<std::string, std::string>& config);
 std::optional<std::map<std::string, std::string>> ConfigFromYaml(const std::string& text,
                                                                  std::string* error);
 
-// Runs the user's editor ($VISUAL, else $EDITOR, else vi) on `path` and waits for it; false when
-// it could not run or failed.
-bool RunEditor(const std::string& path);
+// The text of an edit: on a terminal, `initial` in a temporary /tmp/berth-<kind>-*.yaml opened in
+// the user's editor ($VISUAL, else $EDITOR, else vi); otherwise stdin. Empty (after saying why on
+// stderr) when the file cannot be made or the editor fails.
+std::optional<std::string> ReadEditedText(const std::string& kind, const std::string& initial);
 
 // What to send to turn `before` into `after`: keys to set (new or changed) and keys to unset.
 struct ConfigChange {
